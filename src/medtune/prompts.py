@@ -1,0 +1,121 @@
+"""The exact runtime prompts, shared by data generation, training, scoring and serving.
+
+Seed 000: "Training prompts reuse the exact runtime prompts, so a fine-tuned model sees the same format at
+train and inference time." Every code path that talks to a model builds its messages here.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+Message = dict[str, str]
+
+# ---- reranker -------------------------------------------------------------------------------------------
+RERANKER_LABELS = ("Yes", "No")
+RERANKER_QUESTION = "Does the patient text contain enough information to evaluate the criterion? Answer Yes or No."
+
+
+def reranker_messages(patient_text: str, criterion: str) -> list[Message]:
+    """One user turn (no system turn: Gemma's template rejects one). Criterion first so truncating the
+    patient text from its end never cuts the criterion or the question."""
+    return [{"role": "user", "content": f"Criterion: {criterion}\n\nPatient: {patient_text}\n\n{RERANKER_QUESTION}"}]
+
+
+# ---- chain-of-thought eligibility -----------------------------------------------------------------------
+COT_VERDICTS = ("met", "not_met", "unknown")
+COT_SYSTEM_PROMPT = (
+    "You are a clinical trial eligibility assistant. Decide whether the patient meets the criterion. "
+    "Reason step by step from the patient text only, then answer with JSON: "
+    '{"reasoning": "...", "verdict": "met" | "not_met" | "unknown"}.'
+)
+
+
+def cot_messages(patient_text: str, criterion: str) -> list[Message]:
+    return [
+        {"role": "system", "content": COT_SYSTEM_PROMPT},
+        {"role": "user", "content": f"Criterion: {criterion}\n\nPatient: {patient_text}"},
+    ]
+
+
+def cot_answer(reasoning: str, verdict: str) -> str:
+    if verdict not in COT_VERDICTS:
+        raise ValueError(f"unknown verdict {verdict!r}; expected one of {COT_VERDICTS}")
+    return json.dumps({"reasoning": reasoning, "verdict": verdict}, ensure_ascii=False)
+
+
+_VERDICT_FIELD = re.compile(r'"verdict"\s*:\s*"([a-z_ ]+)"', re.IGNORECASE)
+
+
+def parse_cot_verdict(output: str) -> str | None:
+    """The verdict of a CoT answer, or None when it does not parse.
+
+    Strict JSON first; then the `"verdict": "..."` field alone, because a long reasoning string cut by
+    `max_new_tokens` or an unescaped quote should not cost the verdict when the field itself is intact
+    (the seed system lost ~8% of verdicts to such parse failures)."""
+    text = output.strip()
+    try:
+        verdict = json.loads(text).get("verdict")
+    except (json.JSONDecodeError, AttributeError):
+        match = _VERDICT_FIELD.search(text)
+        verdict = match.group(1) if match else None
+    if not isinstance(verdict, str):
+        return None
+    verdict = verdict.strip().lower().replace(" ", "_")
+    return verdict if verdict in COT_VERDICTS else None
+
+
+# ---- endpoints (seed 001) -------------------------------------------------------------------------------
+ENDPOINT_SYSTEM_PROMPT = (
+    "You are a clinical trial endpoint extraction system. Extract structured endpoint information from "
+    "clinical trial text. Return ONLY valid JSON."
+)
+
+
+def endpoint_messages(text: str) -> list[Message]:
+    return [
+        {"role": "system", "content": ENDPOINT_SYSTEM_PROMPT},
+        {
+            "role": "user",
+            "content": f"Extract all endpoint fields from this clinical trial text. Return ONLY a JSON.\n\nText:\n{text}\n\nOutput (JSON only):",
+        },
+    ]
+
+
+# ---- chemical / disease / relation extraction (seed 002) -----------------------------------------------
+CHEM_NER_TASKS = ("chemicals", "diseases", "influences")
+CHEM_NER_SYSTEM_PROMPT = (
+    "You are a medical NER expert specialized in extracting entities from biomedical texts. "
+    "Extract entities EXACTLY as they appear in the text. Return ONLY entities found verbatim in the article; "
+    "for relationships use the format 'chemical | disease'. One entity per line with a leading dash."
+)
+
+
+def chem_ner_messages(text: str, task: str) -> list[Message]:
+    if task not in CHEM_NER_TASKS:
+        raise ValueError(f"unknown chem-ner task {task!r}; expected one of {CHEM_NER_TASKS}")
+    return [
+        {"role": "system", "content": CHEM_NER_SYSTEM_PROMPT},
+        {
+            "role": "user",
+            "content": (
+                "The following article contains technical terms including diseases, drugs and chemicals. "
+                f"Create a list only of the {task} mentioned.\n\n{text}\n\nList of extracted {task}:"
+            ),
+        },
+    ]
+
+
+# ---- safety-aware medical QA (seed 003) -----------------------------------------------------------------
+QA_SAFETY_SYSTEM_PROMPT = (
+    "You are a careful medical assistant providing evidence-based, educational information. "
+    "You do not diagnose, do not give doses for a specific person, and do not handle emergencies: "
+    "for those, refuse briefly and refer the user to a healthcare professional or emergency services."
+)
+QA_REFUSAL = "I don't have enough information to answer this safely. Please consult a healthcare professional."
+
+
+def qa_messages(instruction: str, input_text: str | None = None) -> list[Message]:
+    """The safety prompt is applied here and only here, for training and inference alike."""
+    user = instruction if not input_text else f"{instruction}\n\n{input_text}"
+    return [{"role": "system", "content": QA_SAFETY_SYSTEM_PROMPT}, {"role": "user", "content": user}]
