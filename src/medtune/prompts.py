@@ -17,9 +17,9 @@ RERANKER_QUESTION = "Does the patient text contain enough information to evaluat
 
 
 def reranker_messages(patient_text: str, criterion: str) -> list[Message]:
-    """One user turn (no system turn: Gemma's template rejects one). Criterion first so truncating the
-    patient text from its end never cuts the criterion or the question."""
-    return [{"role": "user", "content": f"Criterion: {criterion}\n\nPatient: {patient_text}\n\n{RERANKER_QUESTION}"}]
+    """One user turn (no system turn: Gemma's template rejects one). The patient text comes last, so an
+    over-long row is truncated from the patient text and never loses the criterion or the question."""
+    return [{"role": "user", "content": f"{RERANKER_QUESTION}\n\nCriterion: {criterion}\n\nPatient: {patient_text}"}]
 
 
 # ---- chain-of-thought eligibility -----------------------------------------------------------------------
