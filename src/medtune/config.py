@@ -79,7 +79,73 @@ class TrainSettings:
         metadata=flag("--fp16", "train in fp16 instead of bf16 (GPU)", action="store_const", const="fp16"),
     )
     max_examples: int = field(default=0, metadata=flag("--max-examples", "use at most N training rows (0 = all)"))
+    padding_free: bool = field(
+        default=True,
+        metadata=flag(
+            "--pad-batches",
+            "pad each batch to its longest row instead of padding-free batches (flattened rows, no pad tokens)",
+            action="store_const",
+            const=False,
+        ),
+    )
+    logging_steps: int = field(default=10, metadata=flag("--logging-steps", "log loss/accuracy every N steps"))
     seed: int = field(default=42, metadata=flag("--seed", "random seed"))
+
+
+@dataclass
+class SFTRunSettings:
+    """Where one SFT run reads and writes: CLI flags only (the DVC stages fill these from fixed paths)."""
+
+    base_model: str = field(default="", metadata=flag("--base-model", "base model: a local directory or a hub id (params: models.<task>)"))
+    train_data: str = field(default="", metadata=flag("--train-data", "training JSONL (default: data/split/<task>/train.jsonl)"))
+    eval_data: str = field(default="", metadata=flag("--eval-data", "evaluation JSONL; enables eval-loss checkpoint selection and early stopping"))
+    output_dir: str = field(default="", metadata=flag("--output-dir", "adapter directory (default: models/<task>/adapter)"))
+    resume: bool = field(
+        default=False,
+        metadata=flag(
+            "--resume",
+            "continue from the last checkpoint in <output-dir>/../checkpoints when its settings match",
+            action="store_const",
+            const=True,
+        ),
+    )
+
+
+@dataclass
+class TinyLMSettings:
+    """The embedded tiny Llama base model built by `build-base` (params block `tiny_lm`)."""
+
+    vocab_size: int = field(default=4096, metadata=flag("--vocab-size", "byte-level BPE vocabulary size"))
+    hidden_size: int = field(default=192, metadata=flag("--hidden-size", "model width"))
+    num_layers: int = field(default=4, metadata=flag("--num-layers", "decoder layers"))
+    num_heads: int = field(default=6, metadata=flag("--num-heads", "attention heads (head_dim = hidden_size / num_heads)"))
+    intermediate_size: int = field(default=512, metadata=flag("--intermediate-size", "MLP width"))
+    max_position_embeddings: int = field(default=1024, metadata=flag("--max-positions", "longest sequence the model accepts"))
+    block_size: int = field(default=256, metadata=flag("--block-size", "pretraining sequence length (texts are concatenated and chunked)"))
+    epochs: float = field(default=2.0, metadata=flag("--pretrain-epochs", "pretraining epochs over the unlabeled corpus"))
+    max_steps: int = field(default=0, metadata=flag("--pretrain-max-steps", "stop pretraining after N steps (0 = no cap)"))
+    batch_size: int = field(default=16, metadata=flag("--pretrain-batch-size", "pretraining batch size (blocks)"))
+    learning_rate: float = field(default=2e-3, metadata=flag("--pretrain-learning-rate", "pretraining peak learning rate"))
+
+
+@dataclass
+class MergeSettings:
+    """Adapter merging (params block `merge`; the paths are CLI-only, the stage fills them per task)."""
+
+    dtype: str = field(default="fp32", metadata=flag("--dtype", "dtype of the merged model: fp32, bf16 or fp16"))
+    check_prompts: int = field(default=4, metadata=flag("--check-prompts", "prompts used to compare merged vs base+adapter logits"))
+    base_model: str = field(default="", metadata=flag("--base-model", "base model to merge into (default: the adapter's base_model_name_or_path)"))
+    adapter: str = field(default="", metadata=flag("--adapter", "LoRA adapter directory"))
+    output_dir: str = field(default="", metadata=flag("--output-dir", "where the merged model is written (default: <adapter>/../merged)"))
+
+
+def sft_settings(params: Mapping[str, Any], task: str) -> tuple[LoraSettings, TrainSettings]:
+    """`task_settings` plus the top-level `seed` unless the train block sets its own: used by stages and CLI alike."""
+    lora, train = task_settings(params, task)
+    explicit_seed = "seed" in (params.get("train") or {}) or "seed" in ((params.get(task) or {}).get("train") or {})
+    if "seed" in params and not explicit_seed:
+        train = from_mapping(TrainSettings, {**dataclasses.asdict(train), "seed": params["seed"]}, where="seed")
+    return lora, train
 
 
 def _field_type(f: dataclasses.Field) -> type:
@@ -103,6 +169,8 @@ def from_mapping(cls: type, values: Mapping[str, Any] | None, where: str) -> Any
                 value = float(value)  # YAML reads "2e-4" (no dot) as a string
             except ValueError:
                 pass
+        if wanted is str and isinstance(value, bool):
+            value = "true" if value else "false"  # YAML reads `load_in_4bit: true` as a bool; the field is tri-state
         if not isinstance(value, wanted) or (wanted is int and isinstance(value, bool)):
             raise ConfigError(f"{where}.{name}: expected {wanted.__name__}, got {value!r}")
         kwargs[name] = value

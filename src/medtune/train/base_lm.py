@@ -1,0 +1,246 @@
+"""`build-base`: the embedded tiny Llama causal LM that the offline `sample` profile fine-tunes.
+
+No model hub is reachable here, so the default base model is made locally: a byte-level BPE tokenizer trained
+with `tokenizers` on the sample corpus, a chat template, a small `LlamaForCausalLM` (head_dim >= 32 so vLLM can
+serve it), briefly pretrained with the HF `Trainer` on the *unlabeled* text of the training splits, so the LoRA
+stages adapt a model that already knows the vocabulary. Real base models (phi-4, gemma-2) skip this stage: the
+SFT code path only sees a directory that `AutoModelForCausalLM`/`AutoTokenizer` can load.
+
+Only `data/split/*/train.jsonl` feeds the tokenizer and the pretraining: val/test text must stay unseen.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from pathlib import Path
+from typing import Iterable, Iterator
+
+from medtune import prompts
+from medtune.config import ConfigError, TinyLMSettings
+from medtune.io import InputError, atomic_path, read_jsonl
+
+log = logging.getLogger(__name__)
+
+BOS, EOS, PAD = "<|bos|>", "<|end|>", "<|pad|>"
+ROLE_TOKENS = ("<|system|>", "<|user|>", "<|assistant|>")
+SPECIAL_TOKENS = (PAD, BOS, EOS, *ROLE_TOKENS)
+
+# Every turn ends with EOS (`<|end|>`), so generation stops after the assistant turn. The assistant content and its
+# EOS sit inside {% generation %} so `return_assistant_tokens_mask` / TRL's assistant_only_loss work too.
+CHAT_TEMPLATE = (
+    "{{ bos_token }}"
+    "{% for message in messages %}"
+    "{% if message['role'] == 'assistant' %}"
+    "<|assistant|>\n{% generation %}{{ message['content'] }}<|end|>{% endgeneration %}\n"
+    "{% elif message['role'] in ['system', 'user'] %}"
+    "<|{{ message['role'] }}|>\n{{ message['content'] }}<|end|>\n"
+    "{% else %}{{ raise_exception('unknown role: ' + message['role']) }}{% endif %}"
+    "{% endfor %}"
+    "{% if add_generation_prompt %}<|assistant|>\n{% endif %}"
+)
+
+# Input-side text fields of the canonical task rows (labels and answers are left out: "unlabeled" text).
+TEXT_FIELDS = ("patient_text", "criterion", "text", "premise", "hypothesis", "instruction", "input")
+
+
+# ---- corpus -------------------------------------------------------------------------------------------------
+
+
+def row_texts(row: dict) -> Iterator[str]:
+    """The unlabeled text of one canonical row: input fields and non-assistant chat turns."""
+    for name in TEXT_FIELDS:
+        value = row.get(name)
+        if isinstance(value, str) and value.strip():
+            yield value
+    for message in row.get("messages") or ():
+        if isinstance(message, dict) and message.get("role") in ("system", "user"):
+            content = message.get("content")
+            if isinstance(content, str) and content.strip():
+                yield content
+
+
+def corpus_texts(split_dir: Path | str) -> list[str]:
+    """Unique unlabeled texts of every task's *train* split (sorted, so the build is deterministic)."""
+    split_dir = Path(split_dir)
+    files = sorted(split_dir.glob("*/train.jsonl"))
+    if not files:
+        raise InputError(f"{split_dir}: no */train.jsonl files (run the split stage first)")
+    texts: set[str] = set()
+    for path in files:
+        for row in read_jsonl(path):
+            texts.update(row_texts(row))
+    if not texts:
+        raise InputError(f"{split_dir}: the train splits contain no text fields {TEXT_FIELDS} or user turns")
+    # The fixed runtime prompts are part of every SFT example: put their words in the vocabulary too.
+    texts.update(fixed_prompt_texts())
+    return sorted(texts)
+
+
+def fixed_prompt_texts() -> list[str]:
+    return [
+        prompts.RERANKER_QUESTION,
+        prompts.COT_SYSTEM_PROMPT,
+        prompts.ENDPOINT_SYSTEM_PROMPT,
+        prompts.CHEM_NER_SYSTEM_PROMPT,
+        prompts.QA_SAFETY_SYSTEM_PROMPT,
+        prompts.QA_REFUSAL,
+        *prompts.RERANKER_LABELS,
+        *prompts.COT_VERDICTS,
+    ]
+
+
+# ---- tokenizer ----------------------------------------------------------------------------------------------
+
+
+def train_tokenizer(texts: Iterable[str], vocab_size: int):
+    """Byte-level BPE (any byte sequence is encodable, so no <unk>) wrapped for `AutoTokenizer`."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    bpe = Tokenizer(models.BPE())
+    bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    bpe.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab_size,
+        min_frequency=2,
+        special_tokens=list(SPECIAL_TOKENS),
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
+    )
+    bpe.train_from_iterator(texts, trainer)
+    tokenizer = PreTrainedTokenizerFast(
+        tokenizer_object=bpe,
+        bos_token=BOS,
+        eos_token=EOS,
+        pad_token=PAD,
+        additional_special_tokens=list(ROLE_TOKENS),
+        model_max_length=None,
+    )
+    tokenizer.chat_template = CHAT_TEMPLATE
+    return tokenizer
+
+
+# ---- model --------------------------------------------------------------------------------------------------
+
+
+def build_model(tokenizer, settings: TinyLMSettings, seed: int):
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    if settings.hidden_size % settings.num_heads:
+        raise ConfigError(f"tiny_lm: hidden_size {settings.hidden_size} is not divisible by num_heads {settings.num_heads}")
+    head_dim = settings.hidden_size // settings.num_heads
+    if head_dim < 32:
+        raise ConfigError(f"tiny_lm: head_dim = hidden_size / num_heads = {head_dim}; vLLM needs >= 32")
+    config = LlamaConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=settings.hidden_size,
+        intermediate_size=settings.intermediate_size,
+        num_hidden_layers=settings.num_layers,
+        num_attention_heads=settings.num_heads,
+        num_key_value_heads=settings.num_heads,
+        head_dim=head_dim,
+        max_position_embeddings=settings.max_position_embeddings,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+        tie_word_embeddings=True,  # halves the parameters that a tiny model spends on its vocabulary
+    )
+    torch.manual_seed(seed)
+    model = LlamaForCausalLM(config)
+    model.generation_config.eos_token_id = tokenizer.eos_token_id
+    model.generation_config.pad_token_id = tokenizer.pad_token_id
+    return model
+
+
+def pretraining_blocks(texts: list[str], tokenizer, block_size: int) -> list[list[int]]:
+    """Causal-LM blocks the standard HF way (`group_texts`): BOS text EOS, concatenated, cut into equal blocks."""
+    stream: list[int] = []
+    encoded = tokenizer(texts, add_special_tokens=False)["input_ids"]
+    for ids in encoded:
+        stream += [tokenizer.bos_token_id, *ids, tokenizer.eos_token_id]
+    n_blocks = len(stream) // block_size
+    if n_blocks == 0:
+        raise InputError(f"pretraining corpus has {len(stream)} tokens, fewer than one block of {block_size}")
+    return [stream[i * block_size : (i + 1) * block_size] for i in range(n_blocks)]
+
+
+def pretrain(model, tokenizer, blocks: list[list[int]], settings: TinyLMSettings, seed: int, work_dir: Path) -> dict:
+    import torch
+    from datasets import Dataset
+    from transformers import DataCollatorForLanguageModeling, Trainer, TrainingArguments
+    from transformers.trainer_callback import PrinterCallback
+
+    from medtune.train.callbacks import RichProgressCallback
+
+    args = TrainingArguments(
+        output_dir=str(work_dir),
+        num_train_epochs=settings.epochs,
+        max_steps=settings.max_steps if settings.max_steps > 0 else -1,
+        per_device_train_batch_size=settings.batch_size,
+        learning_rate=settings.learning_rate,
+        lr_scheduler_type="cosine",
+        warmup_steps=0.05,
+        weight_decay=0.01,
+        logging_steps=10,
+        save_strategy="no",
+        report_to=[],
+        disable_tqdm=True,
+        seed=seed,
+        data_seed=seed,
+        dataloader_num_workers=0,
+        use_cpu=not torch.cuda.is_available(),
+    )
+    trainer = Trainer(
+        model=model,
+        args=args,
+        train_dataset=Dataset.from_dict({"input_ids": blocks}),
+        data_collator=DataCollatorForLanguageModeling(tokenizer, mlm=False),
+        callbacks=[RichProgressCallback("pretrain tiny-lm")],
+    )
+    trainer.remove_callback(PrinterCallback)
+    output = trainer.train()
+    losses = [entry["loss"] for entry in trainer.state.log_history if "loss" in entry]
+    return {
+        "pretrain_steps": trainer.state.global_step,
+        "pretrain_train_loss": round(float(output.training_loss), 4),
+        "pretrain_final_loss": round(float(losses[-1]), 4) if losses else None,
+    }
+
+
+def build_base(split_dir: Path | str, output_dir: Path | str, settings: TinyLMSettings, seed: int = 42) -> dict:
+    """Tokenizer + tiny Llama + short pretraining, saved with `save_pretrained` (safetensors); returns metrics."""
+    from transformers import set_seed
+
+    started = time.perf_counter()
+    set_seed(seed)
+    texts = corpus_texts(split_dir)
+    tokenizer = train_tokenizer(texts, settings.vocab_size)
+    model = build_model(tokenizer, settings, seed)
+    blocks = pretraining_blocks(texts, tokenizer, settings.block_size)
+    n_params = sum(p.numel() for p in model.parameters())
+    log.info("tiny-lm: %d texts, vocab %d, %.2f M parameters, %d blocks of %d tokens",
+             len(texts), len(tokenizer), n_params / 1e6, len(blocks), settings.block_size)
+    output_dir = Path(output_dir)
+    with atomic_path(output_dir, is_dir=True) as tmp:
+        stats = pretrain(model, tokenizer, blocks, settings, seed, tmp / "_trainer")
+        _remove_tree(tmp / "_trainer")
+        model.save_pretrained(tmp)
+        tokenizer.save_pretrained(tmp)
+    return {
+        "corpus_texts": len(texts),
+        "corpus_tokens": len(blocks) * settings.block_size,
+        "vocab_size": len(tokenizer),
+        "parameters": n_params,
+        "pretrain_perplexity": round(math.exp(stats["pretrain_final_loss"]), 2) if stats["pretrain_final_loss"] else None,
+        **stats,
+        "seconds": round(time.perf_counter() - started, 1),
+    }
+
+
+def _remove_tree(path: Path) -> None:
+    import shutil
+
+    shutil.rmtree(path, ignore_errors=True)

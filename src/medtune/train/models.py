@@ -1,0 +1,111 @@
+"""Loading a causal-LM base (tiny local Llama or a real hub model) with dtype / 4-bit resolution and LoRA config.
+
+The QLoRA wiring follows TRL's helpers (`ModelConfig` + `get_quantization_config`): the only medtune logic is
+resolving the `auto` settings for the machine at hand and failing clearly on an unusable model path.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+from medtune.config import ConfigError, LoraSettings
+
+log = logging.getLogger(__name__)
+
+DTYPE_NAMES = {"fp32": "float32", "float32": "float32", "bf16": "bfloat16", "bfloat16": "bfloat16",
+               "fp16": "float16", "float16": "float16"}
+
+
+def cuda_available() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
+
+
+def resolve_dtype(setting: str) -> str:
+    """`auto` = bf16 on a GPU that supports it, else fp32 (this CPU has no bf16 units: ~10x slower, FACTS.md)."""
+    import torch
+
+    setting = str(setting).lower()
+    if setting == "auto":
+        return "bfloat16" if cuda_available() and torch.cuda.is_bf16_supported() else "float32"
+    if setting not in DTYPE_NAMES:
+        raise ConfigError(f"train.dtype: {setting!r} is not one of auto, {', '.join(sorted(DTYPE_NAMES))}")
+    if DTYPE_NAMES[setting] == "float16" and not cuda_available():
+        raise ConfigError("train.dtype fp16 (--fp16) needs a CUDA GPU: fp16 mixed precision does not run on CPU")
+    return DTYPE_NAMES[setting]
+
+
+def resolve_load_in_4bit(setting: str) -> bool:
+    """`auto` = QLoRA where bitsandbytes runs it properly (CUDA); on CPU one clear line says it is off."""
+    setting = str(setting).lower()
+    if setting in ("true", "yes", "on", "1"):
+        return True
+    if setting in ("false", "no", "off", "0"):
+        return False
+    if setting != "auto":
+        raise ConfigError(f"train.load_in_4bit: {setting!r} is not one of auto, true, false")
+    if cuda_available():
+        return True
+    log.info("4-bit loading (QLoRA) is off: no CUDA GPU here (train.load_in_4bit: auto), training on a full-precision base")
+    return False
+
+
+def check_model_path(name_or_path: str) -> str:
+    """A local directory must exist; a hub id needs the network. Fail here, before libraries retry the hub."""
+    path = Path(name_or_path)
+    if path.is_dir():
+        if not (path / "config.json").exists():
+            raise ConfigError(f"{path}: not a model directory (no config.json)")
+        return str(path)
+    looks_local = name_or_path.startswith((".", "/", "~")) or name_or_path.startswith("models/") or name_or_path.count("/") != 1
+    if looks_local:
+        raise ConfigError(f"base model {name_or_path!r}: directory not found (build it with `medtune build-base` / `dvc repro build-base`)")
+    if os.environ.get("HF_HUB_OFFLINE") == "1":
+        raise ConfigError(f"base model {name_or_path!r} is a hub id but HF_HUB_OFFLINE=1: download it first or point models.* at a local copy")
+    return name_or_path
+
+
+def load_tokenizer(name_or_path: str):
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(check_model_path(name_or_path))
+    if tokenizer.chat_template is None:
+        raise ConfigError(f"{name_or_path}: the tokenizer has no chat template (the SFT tasks are chat-formatted)")
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return tokenizer
+
+
+def load_causal_lm(name_or_path: str, dtype: str, load_in_4bit: bool):
+    from transformers import AutoModelForCausalLM
+    from trl import ModelConfig
+    from trl.trainer.utils import get_quantization_config
+
+    kwargs: dict = {"dtype": dtype}
+    if load_in_4bit:
+        # NF4 + double quantization, compute in the training dtype (the QLoRA recipe).
+        model_args = ModelConfig(load_in_4bit=True, dtype=dtype, bnb_4bit_quant_type="nf4", use_bnb_nested_quant=True)
+        kwargs["quantization_config"] = get_quantization_config(model_args)
+        kwargs["device_map"] = {"": 0} if cuda_available() else {"": "cpu"}
+    return AutoModelForCausalLM.from_pretrained(check_model_path(name_or_path), **kwargs)
+
+
+def lora_config(lora: LoraSettings):
+    """`all-linear` (every linear layer but the output head), `auto` (peft's per-architecture mapping) or a list."""
+    from peft import LoraConfig
+
+    spec = lora.target_modules.strip()
+    if spec == "all-linear":
+        targets = "all-linear"
+    elif spec == "auto":
+        targets = None
+    else:
+        targets = [name.strip() for name in spec.split(",") if name.strip()]
+        if not targets:
+            raise ConfigError(f"lora.target_modules: {lora.target_modules!r} names no module")
+    return LoraConfig(
+        task_type="CAUSAL_LM", r=lora.r, lora_alpha=lora.alpha, lora_dropout=lora.dropout, target_modules=targets, bias="none"
+    )

@@ -1,0 +1,122 @@
+"""Row -> chat example conversion, length fitting and the build-base corpus (no training)."""
+
+from __future__ import annotations
+
+import pytest
+from lm_fixtures import make_rows, write_split_tree
+
+from medtune import prompts
+from medtune.io import InputError, write_jsonl
+from medtune.train.base_lm import corpus_texts, train_tokenizer
+from medtune.train.tasks import chat_length, fit_to_length, load_examples, messages_example, reranker_example
+
+
+@pytest.fixture(scope="module")
+def tokenizer():
+    rows = make_rows(20, seed=5)
+    texts = [r["patient_text"] for r in rows["reranker"]] + [r["criterion"] for r in rows["reranker"]]
+    return train_tokenizer(texts + [prompts.RERANKER_QUESTION, prompts.COT_SYSTEM_PROMPT], vocab_size=500)
+
+
+def long_patient(n: int = 200) -> str:
+    return " ".join(f"Visit {i}: reports mild fatigue and walks daily." for i in range(n))
+
+
+def test_reranker_example_uses_the_runtime_prompt():
+    row = {"patient_text": "Never smoked.", "criterion": "Current smoker", "label": "No"}
+    example = reranker_example(row)
+    assert example.prompt == prompts.reranker_messages("Never smoked.", "Current smoker")
+    assert example.completion == [{"role": "assistant", "content": "No"}]
+    index, start, end = example.shrinkable
+    assert example.prompt[index]["content"][start:end] == "Never smoked."
+
+
+@pytest.mark.parametrize(
+    "row, message",
+    [
+        ({"patient_text": "x", "criterion": "y", "label": "maybe"}, "not one of"),
+        ({"patient_text": "x", "label": "Yes"}, "'criterion'"),
+    ],
+)
+def test_bad_reranker_rows_name_file_and_line(tmp_path, tokenizer, row, message):
+    good = {"patient_text": "Never smoked.", "criterion": "Current smoker", "label": "No"}
+    path = tmp_path / "train.jsonl"
+    write_jsonl(path, [good, row])
+    with pytest.raises(InputError, match=rf"train.jsonl:2: .*{message}"):
+        load_examples(path, "reranker", tokenizer, 256)
+
+
+def test_messages_example_needs_a_final_assistant_turn():
+    with pytest.raises(ValueError, match="last message must be the assistant"):
+        messages_example({"messages": prompts.cot_messages("p", "c")})
+
+
+def test_long_reranker_row_is_cut_in_the_patient_text_only(tokenizer):
+    row = {"patient_text": "HbA1c was 6.1%. " + long_patient(), "criterion": "HbA1c below 8%", "label": "Yes"}
+    example = reranker_example(row)
+    assert chat_length(tokenizer, example.prompt + example.completion) > 120
+    fitted, reason = fit_to_length(example, tokenizer, 120)
+    assert reason == "truncated"
+    assert chat_length(tokenizer, fitted.prompt + fitted.completion) <= 120
+    content = fitted.prompt[0]["content"]
+    header = f"{prompts.RERANKER_QUESTION}\n\nCriterion: HbA1c below 8%\n\nPatient: HbA1c was 6.1%."
+    assert content.startswith(header)  # question, criterion and the start of the patient text survive
+    assert len(content) < len(example.prompt[0]["content"])
+    assert fitted.completion == example.completion  # the answer is never cut
+
+
+def test_long_cot_row_keeps_the_system_prompt_and_answer(tokenizer):
+    messages = prompts.cot_messages(long_patient(), "Current smoker") + [
+        {"role": "assistant", "content": prompts.cot_answer("Not mentioned.", "unknown")}]
+    example = messages_example({"messages": messages})
+    budget = chat_length(tokenizer, prompts.cot_messages("", "Current smoker") + messages[2:]) + 40
+    fitted, reason = fit_to_length(example, tokenizer, budget)
+    assert reason == "truncated"
+    assert fitted.prompt[0] == messages[0]
+    assert fitted.prompt[1]["content"].startswith("Criterion: Current smoker\n\nPatient: Visit 0:")
+    assert fitted.completion[0] == messages[2]
+
+
+def test_rows_that_cannot_fit_are_rejected_and_counted(tmp_path, tokenizer):
+    rows = make_rows(3, seed=9)["reranker"]
+    rows.append({"patient_text": "Never smoked.", "criterion": "Current smoker " * 200, "label": "No"})
+    rows.append({"patient_text": long_patient(), "criterion": "Current smoker", "label": "No"})
+    write_jsonl(tmp_path / "train.jsonl", rows)
+    loaded = load_examples(tmp_path / "train.jsonl", "reranker", tokenizer, 160)
+    assert loaded.rows == len(rows)
+    assert loaded.rejected == {"too_long_even_without_patient_text": 1}
+    assert loaded.truncated == 1
+    assert len(loaded.examples) == len(rows) - 1
+    report = loaded.report("train")
+    assert report["train_rejected_too_long_even_without_patient_text"] == 1
+
+
+def test_a_long_prompt_without_patient_text_is_rejected(tokenizer):
+    messages = [{"role": "user", "content": "Explain " * 300}, {"role": "assistant", "content": "ok"}]
+    fitted, reason = fit_to_length(messages_example({"messages": messages}), tokenizer, 64)
+    assert fitted is None and reason == "too_long_nothing_to_truncate"
+
+
+def test_corpus_reads_only_train_splits(tmp_path):
+    split = write_split_tree(tmp_path, n_train=5, n_val=5, n_test=5)
+    marker_val = "UNIQUEVALTOKEN"
+    val = make_rows(2, seed=77)["reranker"]
+    val[0]["patient_text"] = marker_val
+    write_jsonl(split / "reranker" / "val.jsonl", val)
+    texts = corpus_texts(split)
+    assert not any(marker_val in t for t in texts)
+    train_patients = {r["patient_text"] for r in make_rows(5, seed=1)["reranker"]}
+    assert train_patients <= set(texts)
+    # answers are labels, not unlabeled text
+    assert not any('"verdict"' in t and "reasoning" in t and t.startswith("{") for t in texts)
+
+
+def test_corpus_needs_train_files(tmp_path):
+    with pytest.raises(InputError, match="no \\*/train.jsonl"):
+        corpus_texts(tmp_path)
+
+
+def test_tokenizer_training_is_deterministic():
+    texts = [r["patient_text"] for r in make_rows(10, seed=3)["reranker"]]
+    a, b = train_tokenizer(texts, 400), train_tokenizer(texts, 400)
+    assert a.get_vocab() == b.get_vocab()
