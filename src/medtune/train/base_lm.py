@@ -104,7 +104,7 @@ def train_tokenizer(texts: Iterable[str], vocab_size: int):
     bpe.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(
         vocab_size=vocab_size,
-        min_frequency=2,
+        min_frequency=1,  # rare but important words (the answers "Yes"/"No") still become single tokens
         special_tokens=list(SPECIAL_TOKENS),
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
         show_progress=False,
@@ -214,6 +214,9 @@ def build_base(split_dir: Path | str, output_dir: Path | str, settings: TinyLMSe
     """Tokenizer + tiny Llama + short pretraining, saved with `save_pretrained` (safetensors); returns metrics."""
     from transformers import set_seed
 
+    from medtune.train.callbacks import quiet_library_output
+
+    quiet_library_output()
     started = time.perf_counter()
     set_seed(seed)
     texts = corpus_texts(split_dir)

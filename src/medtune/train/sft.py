@@ -163,8 +163,9 @@ def train_sft(
     from transformers.trainer_callback import PrinterCallback
     from trl import SFTTrainer
 
-    from medtune.train.callbacks import DvcLiveCallback, RichProgressCallback
+    from medtune.train.callbacks import DvcLiveCallback, RichProgressCallback, quiet_library_output
 
+    quiet_library_output()
     if not run.train_data or not run.base_model or not run.output_dir:
         raise ConfigError("train_sft needs base_model, train_data and output_dir")
     evaluating = bool(run.eval_data)
@@ -224,10 +225,11 @@ def train_sft(
     if tokens and output.metrics.get("train_runtime") and resume_from is None:
         metrics["train_tokens_per_second"] = round(tokens / output.metrics["train_runtime"], 1)
     if evaluating:
-        final = trainer.evaluate()  # the best checkpoint, loaded back by load_best_model_at_end
-        metrics.update({"eval_loss": round(final["eval_loss"], 4),
-                        "eval_token_accuracy": round(final.get("eval_mean_token_accuracy", float("nan")), 4),
-                        "best_checkpoint_step": _step_of(trainer.state.best_model_checkpoint), **eval_set.report("eval")})
+        # load_best_model_at_end put the best checkpoint back; its eval numbers are in the log (no re-evaluation)
+        best_step = _step_of(trainer.state.best_model_checkpoint)
+        best = [e for e in trainer.state.log_history if "eval_loss" in e and e.get("step") == best_step]
+        metrics.update({"best_checkpoint_step": best_step, **eval_set.report("eval"),
+                        **_last_logged(best, {"eval_loss": "eval_loss", "eval_mean_token_accuracy": "eval_token_accuracy"})})
         if task == "reranker":
             from medtune.train.scoring import reranker_accuracy
 
