@@ -1,8 +1,8 @@
 """Stage build-base: the tiny local Llama base model of the offline profile -> models/base/tiny-lm.
 
-Reads params `seed`, `tiny_lm`; reads only data/split/*/train.jsonl (never val/test)."""
+Reads params `seed`, `tiny_lm`, `data.tasks`; reads only data/split/<task>/train.jsonl (never val/test)."""
 
-from medtune.config import TinyLMSettings, from_mapping, load_params
+from medtune.config import TinyLMSettings, from_mapping, load_params, section
 from medtune.console import setup_logging
 from medtune.io import write_json
 from medtune.train.base_lm import build_base
@@ -14,7 +14,7 @@ def main() -> None:
     quiet_library_output()
     params = load_params()
     settings = from_mapping(TinyLMSettings, params.get("tiny_lm"), where="tiny_lm")
-    metrics = build_base("data/split", "models/base/tiny-lm", settings, seed=params["seed"])
+    metrics = build_base("data/split", "models/base/tiny-lm", settings, seed=params["seed"], tasks=section(params, "data.tasks"))
     write_json("metrics/train/base.json", metrics)
 
 

@@ -61,12 +61,19 @@ def row_texts(row: dict) -> Iterator[str]:
                 yield content
 
 
-def corpus_texts(split_dir: Path | str) -> list[str]:
-    """Unique unlabeled texts of every task's *train* split (sorted, so the build is deterministic)."""
+def corpus_texts(split_dir: Path | str, tasks: Iterable[str] | None = None) -> list[str]:
+    """Unique unlabeled texts of the *train* split of `tasks` (default: every task folder), sorted so the build
+    is deterministic."""
     split_dir = Path(split_dir)
-    files = sorted(split_dir.glob("*/train.jsonl"))
-    if not files:
-        raise InputError(f"{split_dir}: no */train.jsonl files (run the split stage first)")
+    if tasks is None:
+        files = sorted(split_dir.glob("*/train.jsonl"))
+        if not files:
+            raise InputError(f"{split_dir}: no */train.jsonl files (run the split stage first)")
+    else:
+        files = [split_dir / task / "train.jsonl" for task in tasks]
+        missing = [str(f) for f in files if not f.exists()]
+        if missing:
+            raise InputError(f"missing train split(s) {missing} (run the split stage first)")
     texts: set[str] = set()
     for path in files:
         for row in read_jsonl(path):
@@ -210,7 +217,9 @@ def pretrain(model, tokenizer, blocks: list[list[int]], settings: TinyLMSettings
     }
 
 
-def build_base(split_dir: Path | str, output_dir: Path | str, settings: TinyLMSettings, seed: int = 42) -> dict:
+def build_base(
+    split_dir: Path | str, output_dir: Path | str, settings: TinyLMSettings, seed: int = 42, tasks: Iterable[str] | None = None
+) -> dict:
     """Tokenizer + tiny Llama + short pretraining, saved with `save_pretrained` (safetensors); returns metrics."""
     from transformers import set_seed
 
@@ -219,7 +228,7 @@ def build_base(split_dir: Path | str, output_dir: Path | str, settings: TinyLMSe
     quiet_library_output()
     started = time.perf_counter()
     set_seed(seed)
-    texts = corpus_texts(split_dir)
+    texts = corpus_texts(split_dir, tasks)
     tokenizer = train_tokenizer(texts, settings.vocab_size)
     model = build_model(tokenizer, settings, seed)
     blocks = pretraining_blocks(texts, tokenizer, settings.block_size)
