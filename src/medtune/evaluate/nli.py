@@ -82,21 +82,31 @@ def per_class_report(y_true, y_pred) -> dict:
 
 
 def seen_mask(train_rows: list[dict], test_rows: list[dict]) -> np.ndarray | None:
-    """True where a test row's generator template and names all occur in training; None without `meta`.
+    """True where a test row's generator templates and names all occur in training; None without `meta`.
 
     The sample generator keeps ≥25% of test templates/names out of training; scoring the two parts separately
-    shows memorisation. Real data has no `meta`, and then there is nothing to split on."""
-    if not any(isinstance(r.get("meta"), dict) for r in test_rows):
+    shows memorisation. The split stage's own verdict (`meta.unseen`) wins; otherwise the row's `template(s)`
+    and `names` are looked up in the training rows. Real data has no `meta`: nothing to split on."""
+    metas = [r.get("meta") if isinstance(r.get("meta"), dict) else None for r in test_rows]
+    if not any(metas):
         return None
-    templates, names = set(), set()
+    if all(m is not None and isinstance(m.get("unseen"), bool) for m in metas):
+        return np.asarray([not m["unseen"] for m in metas], dtype=bool)
+
+    def vocabulary(meta: dict | None) -> tuple[set, set]:
+        meta = meta or {}
+        templates = set(meta.get("templates") or []) | ({meta["template"]} if meta.get("template") else set())
+        return templates, set(meta.get("names") or [])
+
+    train_templates, train_names = set(), set()
     for r in train_rows:
-        meta = r.get("meta") or {}
-        templates.add(meta.get("template"))
-        names.update(meta.get("names") or [])
+        templates, names = vocabulary(r.get("meta"))
+        train_templates |= templates
+        train_names |= names
     seen = []
-    for r in test_rows:
-        meta = r.get("meta") or {}
-        seen.append(meta.get("template") in templates and all(n in names for n in meta.get("names") or []))
+    for meta in metas:
+        templates, names = vocabulary(meta)
+        seen.append(templates <= train_templates and names <= train_names)
     return np.asarray(seen, dtype=bool)
 
 
