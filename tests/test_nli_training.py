@@ -10,14 +10,14 @@ from medtune.train.nli import ID2LABEL, NLI_LABELS, NliSettings, train_nli
 
 pytestmark = pytest.mark.slow
 
-TINY = dict(epochs=2, learning_rate=2e-4, batch_size=16, grad_accum=1, warmup_ratio=0.1, max_seq_len=64,
+TINY = dict(epochs=2, learning_rate=1e-4, batch_size=8, grad_accum=1, warmup_ratio=0.1, max_seq_len=64,
             eval_batch_size=64)
 
 
 @pytest.fixture(scope="module")
 def nli_data(tmp_path_factory):
     root = tmp_path_factory.mktemp("nli-data")
-    for name, (n, seed) in {"train": (24, 1), "val": (4, 2), "test": (10, 3)}.items():
+    for name, (n, seed) in {"train": (36, 1), "val": (4, 2), "test": (10, 3)}.items():
         write_jsonl(root / f"{name}.jsonl", make_nli_rows(n, seed=seed))
     return root
 
@@ -34,7 +34,7 @@ def test_full_fine_tune_saves_a_plain_transformers_model(full_run):
     from transformers import AutoModelForSequenceClassification, pipeline
 
     out, metrics = full_run
-    assert metrics["train_rows"] == 24 * 11 and metrics["trainable_params"] == metrics["total_params"]
+    assert metrics["train_rows"] == 36 * 11 and metrics["trainable_params"] == metrics["total_params"]
     assert (out / "live" / "plots" / "metrics" / "eval" / "accuracy.tsv").exists()
     model = AutoModelForSequenceClassification.from_pretrained(out / "nli" / "model")
     assert model.config.id2label == ID2LABEL and model.config.label2id["contradiction"] == 2
