@@ -115,9 +115,8 @@ def _parse_range(task: str, source: str, start: int, end: int, entity_schema: st
     with open(source, "rb") as fh, staged_path.open("wb") as staged, quarantine_path.open("wb") as quarantine:
         fh.seek(start)
         position = start
-        while position < end:
-            raw = fh.readline()
-            if not raw:
+        for raw in fh:  # iterating the file is several times faster than readline() calls
+            if position >= end:
                 break
             position += len(raw)
             number += 1
