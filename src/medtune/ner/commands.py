@@ -70,9 +70,10 @@ def run_train_ner(args: argparse.Namespace) -> int:
 
     settings = with_overrides(NerSettings(), flag_overrides(args, NerSettings))
     lora = with_overrides(NerLoraSettings(), flag_overrides(args, NerLoraSettings))
-    train_rows = read_ner_rows(args.train_data)
-    eval_rows = read_ner_rows(args.eval_data) if args.eval_data else None
-    schema = load_schema(args.schema_path) if args.schema_path else schema_from_rows(train_rows)
+    schema = load_schema(args.schema_path) if args.schema_path else None
+    train_rows = read_ner_rows(args.train_data, schema)
+    eval_rows = read_ner_rows(args.eval_data, schema) if args.eval_data else None
+    schema = schema or schema_from_rows(train_rows)
     summary = train_ner(train_rows, args.base_model, args.output_dir, schema, settings, lora, eval_rows)
     where = args.output_dir / ("final" if lora.enabled else "best")
     console.print(f"[bold green]saved[/] {where}  ({summary['train_seconds']:.0f} s, {summary['train_examples_per_second']:.1f} examples/s)")

@@ -25,7 +25,7 @@ def row_problem(row: object) -> str | None:
         return "missing or empty 'text'"
     entities = row.get("entities", [])
     if not isinstance(entities, list):
-        return "'entities' must be a list of {start, end, label, text} spans (run `clean` on raw formats)"
+        return "'entities' must be a list of {start, end, label, text} spans"
     for entity in entities:
         if not isinstance(entity, dict) or not {"start", "end", "label"} <= set(entity):
             return f"entity {entity!r}: expected {{start, end, label, text}}"
@@ -45,14 +45,24 @@ def row_problem(row: object) -> str | None:
     return None
 
 
-def read_ner_rows(path: Path | str) -> list[dict]:
-    """Canonical NER rows from a JSONL file; a bad row is an error naming the file and line."""
+def read_ner_rows(path: Path | str, schema: EntitySchema | None = None) -> list[dict]:
+    """NER rows from a JSONL file: canonical rows (the split stage's output) as they are, and any of the
+    five seed-000 raw formats through `clean`'s own parser (`data.formats.parse_ner`; labels checked
+    against `schema` when given). A bad row is an error naming the file and line."""
+    from medtune.data.formats import RowError, parse_ner
+
+    allowed = {label.casefold(): label for label in schema.entities} if schema else None
     rows = []
     for number, line in iter_jsonl_lines(path):
         try:
             row = orjson.loads(line)
         except orjson.JSONDecodeError as exc:
             raise InputError(f"{path}:{number}: invalid JSON ({exc})") from exc
+        if isinstance(row, dict) and not isinstance(row.get("entities"), list):
+            try:
+                row = parse_ner(row, allowed).row
+            except RowError as exc:
+                raise InputError(f"{path}:{number}: {exc}") from exc
         problem = row_problem(row)
         if problem:
             raise InputError(f"{path}:{number}: {problem}")
