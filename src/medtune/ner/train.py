@@ -29,9 +29,24 @@ from medtune.ner.settings import NerLoraSettings, NerSettings, check
 log = logging.getLogger(__name__)
 
 
-def trainer_config(settings: NerSettings, lora: NerLoraSettings, output_dir: Path, has_eval: bool) -> Any:
+def eval_strategy(settings: NerSettings, train_examples: int, has_eval: bool) -> str:
+    """'steps' normally; 'epoch' when the whole run is shorter than `eval_steps` (the trainer would then
+    never evaluate and the eval data would be silently unused — the seed's failure mode); 'no' without data."""
+    if not has_eval:
+        return "no"
+    # The trainer drops the last partial batch when there is more than one batch.
+    per_epoch = train_examples // settings.batch_size if train_examples > settings.batch_size else 1
+    planned = per_epoch * settings.epochs
+    if settings.eval_steps > planned:
+        log.warning("eval_steps=%d exceeds the %d steps of this run: evaluating at each epoch end instead", settings.eval_steps, planned)
+        return "epoch"
+    return "steps"
+
+
+def trainer_config(settings: NerSettings, lora: NerLoraSettings, output_dir: Path, strategy: str) -> Any:
     from gliner2.training.trainer import TrainingConfig
 
+    has_eval = strategy != "no"
     return TrainingConfig(
         output_dir=str(output_dir),
         num_epochs=settings.epochs,
@@ -39,7 +54,7 @@ def trainer_config(settings: NerSettings, lora: NerLoraSettings, output_dir: Pat
         encoder_lr=settings.encoder_lr,
         task_lr=settings.task_lr,
         seed=settings.seed,
-        eval_strategy="steps" if has_eval else "no",
+        eval_strategy=strategy,
         eval_steps=settings.eval_steps,
         # Best = highest entity micro-F1 on the eval rows (computed by `entity_f1_metric`), not eval loss:
         # the loss is a sum over candidate spans and tracks extraction quality only loosely.
@@ -115,7 +130,8 @@ def train_ner(
     output_dir = Path(output_dir)
     with atomic_path(output_dir, is_dir=True) as staging:
         run_dir = staging / "run"
-        config = trainer_config(settings, lora, run_dir, has_eval=bool(eval_records))
+        strategy = eval_strategy(settings, len(train_records), bool(eval_records))
+        config = trainer_config(settings, lora, run_dir, strategy)
         compute_metrics = entity_f1_metric(eval_rows, schema, settings.threshold, settings.batch_size) if eval_rows else None
         # The eval data goes in under the keyword the installed trainer accepts (`eval_data`; there is
         # no `val_data`): the seed passed a wrong name and silently trained without evaluation.
@@ -126,7 +142,7 @@ def train_ner(
         result = trainer.train()
         seconds = time.perf_counter() - started
         if eval_records and not result["eval_metrics_history"]:
-            raise RuntimeError("eval data was given but the trainer never evaluated (eval_steps larger than the run?)")
+            raise RuntimeError("eval data was given but the trainer never evaluated")
 
         manifest = {
             "labels": list(schema.entities),
