@@ -7,6 +7,11 @@ data; this module is the offline stand-in: everyday entity types (people, places
 templated sentences. It deliberately contains none of the clinical labels (disease, drug, lab_test, gene,
 procedure) and no text from the NER splits, so the base never sees the task it is later evaluated on and
 the LoRA run has to earn the clinical scores itself.
+
+Measured on the sample split: adding clinical-context types that are not the task's labels (symptom, body
+part, specialty, vital sign, dose) made the LoRA run on top *worse* (exact micro-F1 0.43-0.45 vs 0.60 with the
+same LoRA settings), presumably because the heads learned to claim note-like spans for those types. So the
+base stays generic.
 """
 
 from __future__ import annotations
@@ -68,28 +73,6 @@ LEXICON: dict[str, tuple[str, tuple[str, ...]]] = {
         "software engineer", "farmer", "translator",
     )),
     "instrument": ("A musical instrument", ("violin", "piano", "drums", "cello", "trumpet", "guitar", "flute", "harp")),
-    # Clinical-context types that are *not* the task's labels, with surfaces disjoint from the sample
-    # lexicon (a test checks): they let the base see note-like sentences, as a real base model has.
-    "symptom": ("A symptom a person reports or shows", (
-        "headache", "nausea", "a dry cough", "fatigue", "dizziness", "chest pain", "shortness of breath",
-        "back pain", "a sore throat", "night sweats", "itching", "blurred vision", "a rash", "palpitations",
-    )),
-    "body_part": ("A part of the body", (
-        "left knee", "lower back", "right shoulder", "abdomen", "ankle", "neck", "wrist", "left eye", "jaw",
-        "upper arm", "hip", "chest wall", "forehead",
-    )),
-    "specialty": ("A medical specialty or hospital department", (
-        "cardiology", "dermatology", "the emergency department", "orthopaedics", "neurology", "ophthalmology",
-        "physiotherapy", "the pain clinic", "paediatrics", "general practice",
-    )),
-    "vital_sign": ("A vital sign or body measurement", (
-        "heart rate", "body temperature", "respiratory rate", "oxygen saturation", "pulse", "body weight",
-        "BMI", "waist circumference",
-    )),
-    "dose": ("An amount and frequency of a medicine", (
-        "two tablets daily", "10 mg at night", "one capsule twice a day", "5 ml every four hours",
-        "a single 250 mg dose", "20 drops weekly",
-    )),
 }
 
 TEMPLATES: tuple[str, ...] = (
@@ -123,16 +106,6 @@ TEMPLATES: tuple[str, ...] = (
     "The weather was cold, so we stayed inside and played {sport}.",
     "She ordered {food} and a coffee at {time}.",
     "Local {profession}s in {country} earn about {money} a month.",
-    "{person} reported {symptom} and {symptom#2} since {date}.",
-    "Seen in {specialty} for {symptom} in the {body_part}.",
-    "Her {vital_sign} was measured at {time} by the {profession}.",
-    "No {symptom}. Mild swelling of the {body_part}.",
-    "Referred to {specialty} in {city} after {symptom} on {date}.",
-    "Takes {dose} for {symptom}; {vital_sign} is normal.",
-    "The {profession} checked his {vital_sign} and {vital_sign#2}.",
-    "Complains of {symptom} after playing {sport}, mostly in the {body_part}.",
-    "Denies {symptom}. Advised {dose} and a follow-up in {specialty}.",
-    "{person}, 54, presents with {symptom} radiating to the {body_part}.",
 )
 
 _SLOT = re.compile(r"\{([a-z_]+)(?:#\d)?\}")
