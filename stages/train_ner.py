@@ -1,7 +1,7 @@
 """train-ner: LoRA-tune (or fully fine-tune) GLiNER2 on the NER split (params: seed, ner.* except ner.base).
 
 Base: models/base/ner (build-base-ner). Outputs: models/ner/final (LoRA) or models/ner/best (full run),
-metrics/train/ner.json, training curves in dvclive/train-ner.
+metrics/train/ner.json, training curves in metrics/train/ner_live.
 """
 
 from dvclive import Live
@@ -19,7 +19,7 @@ SCHEMA = "configs/entity_schema.yaml"
 SPLIT = "data/split/ner"
 OUTPUT = "models/ner"
 METRICS = "metrics/train/ner.json"
-LIVE_DIR = "dvclive/train-ner"
+LIVE_DIR = "metrics/train/ner_live"
 
 
 def main() -> None:

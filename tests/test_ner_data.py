@@ -163,3 +163,13 @@ def test_generic_corpus_shares_no_surface_with_the_sample_clinical_lexicon():
     assert not task & base
     # not even as a word inside a base surface ("blood pressure" would teach half of "high blood pressure")
     assert not {w for s in base for w in s.split()} & {n for n in task if " " not in n and len(n) > 3}
+
+
+def test_clean_rejects_structure_values_that_are_not_in_the_text():
+    """GLiNER2 can only extract text from the input; its trainer silently drops such structures."""
+    from medtune.data.formats import RowError, parse_ner
+
+    ok = parse_ner({"text": "Trial requires ECOG 0-1.", "structures": {"eligibility": {"performance_status": "ECOG 0-1"}}})
+    assert ok.row["structures"] == [{"eligibility": {"performance_status": "ECOG 0-1"}}]
+    with pytest.raises(RowError, match="span_text_mismatch.*ECOG 0"):
+        parse_ner({"text": "An ECOG performance status of 0.", "structures": {"eligibility": {"performance_status": "ECOG 0"}}})

@@ -130,15 +130,17 @@ def test_adapter_refuses_a_changed_base(lora_run, base_dir, tmp_path):
 
 def test_missing_model_paths_fail_clearly(tmp_path, monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    with pytest.raises(models.ModelPathError, match="no such model directory"):
+    with pytest.raises(models.ModelPathError, match="local path does not exist"):
         models.resolve(str(tmp_path / "models" / "nothing" / "here"))
+    with pytest.raises(models.ModelPathError, match="local path does not exist"):
+        models.resolve("./models/ner/final")
     with pytest.raises(models.ModelPathError, match="HF_HUB_OFFLINE=1"):
         models.load_ner_model("fastino/gliner2-base-v1")
     (tmp_path / "empty").mkdir()
-    with pytest.raises(models.ModelPathError, match="neither a GLiNER2 checkpoint"):
+    with pytest.raises(models.ModelPathError, match="neither config.json nor adapter_config.json"):
         models.load_ner_model(tmp_path / "empty")
     with pytest.raises(models.ModelPathError, match="plain encoder"):
-        models.load_ner_model(models.MINILM_WHEEL)
+        models.load_ner_model(models.MINILM)
 
 
 def test_full_run_keeps_best_by_eval_f1(base_dir, tmp_path):

