@@ -87,7 +87,7 @@ def entity_f1_metric(eval_rows: list[dict], schema: EntitySchema, threshold: flo
         counts = EntityCounts(gold, [exact_items(doc) for doc in predicted])
         precision, recall, f1 = counts.micro()
         log.info("eval: entity micro-F1 %.4f (P %.4f, R %.4f) on %d rows", f1, precision, recall, len(eval_rows))
-        return {"eval_entity_f1": f1, "eval_entity_precision": precision, "eval_entity_recall": recall}
+        return {"eval_entity_f1": float(f1), "eval_entity_precision": float(precision), "eval_entity_recall": float(recall)}
 
     return compute
 
@@ -205,8 +205,8 @@ def _summary(result: dict, seconds: float, examples: int, trainable: int, total:
     }
     if evals:
         summary["final_eval_loss"] = evals[-1]["eval_loss"]
-        summary["best_eval_entity_f1"] = max(e.get("eval_entity_f1", 0.0) for e in evals)
-        summary["final_eval_entity_f1"] = evals[-1].get("eval_entity_f1")
+        summary["best_eval_entity_f1"] = float(max(e.get("eval_entity_f1", 0.0) for e in evals))
+        summary["final_eval_entity_f1"] = float(evals[-1].get("eval_entity_f1", 0.0))
     return summary
 
 
