@@ -133,7 +133,7 @@ def test_missing_model_paths_fail_clearly(tmp_path, monkeypatch):
     with pytest.raises(models.ModelPathError, match="local path does not exist"):
         models.resolve(str(tmp_path / "models" / "nothing" / "here"))
     with pytest.raises(models.ModelPathError, match="local path does not exist"):
-        models.resolve("./models/ner/final")
+        models.resolve("./no-such-medtune-model/final")
     with pytest.raises(models.ModelPathError, match="HF_HUB_OFFLINE=1"):
         models.load_ner_model("fastino/gliner2-base-v1")
     (tmp_path / "empty").mkdir()
