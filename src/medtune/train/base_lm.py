@@ -20,6 +20,7 @@ from typing import Iterable, Iterator
 from medtune import prompts
 from medtune.config import ConfigError, TinyLMSettings
 from medtune.io import InputError, atomic_path, read_jsonl
+from medtune.train.json_warmup import json_warmup_documents
 
 log = logging.getLogger(__name__)
 
@@ -229,6 +230,7 @@ def build_base(
     started = time.perf_counter()
     set_seed(seed)
     texts = corpus_texts(split_dir, tasks)
+    texts += json_warmup_documents(texts, settings.json_docs, seed)  # JSON fluency, no labels (json_warmup.py)
     tokenizer = train_tokenizer(texts, settings.vocab_size)
     model = build_model(tokenizer, settings, seed)
     blocks = pretraining_blocks(texts, tokenizer, settings.block_size)

@@ -53,6 +53,17 @@ def resolve_load_in_4bit(setting: str) -> bool:
     return False
 
 
+def resolve_optim(setting: str, load_in_4bit: bool) -> str:
+    """`auto` = 8-bit paged AdamW (seeds 001/002) where bitsandbytes runs it: CUDA with the QLoRA base; elsewhere
+    plain AdamW, said once in the log. Any other value is a transformers optimizer name, used as given."""
+    if setting != "auto":
+        return setting
+    if load_in_4bit and cuda_available():
+        return "paged_adamw_8bit"
+    log.info("train.optim auto: 8-bit AdamW needs bitsandbytes on CUDA; using plain AdamW (adamw_torch) here")
+    return "adamw_torch"
+
+
 def check_model_path(name_or_path: str) -> str:
     """A local directory must exist; a hub id needs the network. Fail here, before libraries retry the hub."""
     path = Path(name_or_path)
