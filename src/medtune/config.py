@@ -127,7 +127,6 @@ class TinyLMSettings:
     batch_size: int = field(default=16, metadata=flag("--pretrain-batch-size", "pretraining batch size (blocks)"))
     learning_rate: float = field(default=2e-3, metadata=flag("--pretrain-learning-rate", "pretraining peak learning rate"))
     json_docs: int = field(default=400, metadata=flag("--json-docs", "label-free seed-001-shaped JSON documents mixed into pretraining (0 = none)"))
-    copy_docs: int = field(default=0, metadata=flag("--copy-docs", "label-free 'repeat / list these words' documents mixed into pretraining (0 = none)"))
 
 
 @dataclass

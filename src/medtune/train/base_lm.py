@@ -22,7 +22,7 @@ from typing import Iterable, Iterator
 from medtune import prompts
 from medtune.config import ConfigError, TinyLMSettings
 from medtune.io import InputError, atomic_path, read_jsonl
-from medtune.train.json_warmup import warmup_documents
+from medtune.train.json_warmup import json_warmup_documents
 
 log = logging.getLogger(__name__)
 
@@ -278,8 +278,7 @@ def build_base(
     started = time.perf_counter()
     set_seed(seed)
     texts = corpus_texts(split_dir, tasks)
-    # label-free JSON and copy documents (train/json_warmup.py): JSON syntax and in-context copying
-    warmup = warmup_documents(texts, settings.json_docs, settings.copy_docs, seed)
+    warmup = json_warmup_documents(texts, settings.json_docs, seed)  # JSON syntax, no labels (json_warmup.py)
     tokenizer = train_tokenizer(texts + warmup, settings.vocab_size)
     model = build_model(tokenizer, settings, seed)
     conversations = chat_warmup_conversations(texts, settings.chat_docs, seed)

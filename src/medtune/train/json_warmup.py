@@ -1,6 +1,5 @@
-"""Label-free warm-up documents for the tiny stand-in base: JSON fluency and in-context copying.
+"""Label-free JSON documents for the tiny stand-in base: JSON fluency without the extraction mapping.
 
-JSON documents.
 The real bases (gemma-4-E4B-it, phi-4) write JSON fluently; the tiny Llama of the offline profile is pretrained on
 clinical prose only, so the punctuation and key pieces of a seed-001 answer (`{"`, `":`, `_`, `null`, `[]` …) are
 tokens it never saw: their (tied) embeddings stay near random, and a LoRA adapter — which cannot touch embeddings —
@@ -62,33 +61,3 @@ def json_warmup_documents(texts: list[str], n: int, seed: int) -> list[str]:
         documents.append(prompts.endpoint_answer({"endpoints": endpoints}))
     return documents
 
-
-def copy_warmup_documents(texts: list[str], n: int, seed: int) -> list[str]:
-    """`n` documents that can only be predicted by copying from earlier in the document: a list of random corpus
-    words, then the same words again ("Repeat:") or only the capitalized ones as "- word" lines ("Capitalized:").
-
-    Measured on the tiny base without them: a repeated random token sequence is no easier the second time (no
-    induction heads), and neither LoRA nor full fine-tuning on the extraction tasks learned to look at the input
-    (constant answers). An instruction-tuned base copies from its context; these documents give the stand-in that
-    skill. The word lists are random, so they carry no label of any task."""
-    if n <= 0 or not texts:
-        return []
-    rng = random.Random(f"{seed}:copy-warmup")
-    words = sorted({w for t in texts for w in _WORDS.findall(t) if w.isalpha() and len(w) > 2})
-    documents = []
-    for _ in range(n):
-        chosen = [rng.choice(words).lower() for _ in range(rng.randint(3, 12))]
-        if rng.random() < 0.5:
-            documents.append(f"Words: {' '.join(chosen)}\nRepeat: {' '.join(chosen)}")
-        else:
-            chosen = [w.capitalize() if rng.random() < 0.35 else w for w in chosen]
-            if not any(w[0].isupper() for w in chosen):
-                i = rng.randrange(len(chosen))
-                chosen[i] = chosen[i].capitalize()
-            picked = list(dict.fromkeys(w for w in chosen if w[0].isupper()))
-            documents.append(f"Words: {' '.join(chosen)}\nCapitalized:\n" + "\n".join(f"- {w}" for w in picked))
-    return documents
-
-
-def warmup_documents(texts: list[str], json_docs: int, copy_docs: int, seed: int) -> list[str]:
-    return json_warmup_documents(texts, json_docs, seed) + copy_warmup_documents(texts, copy_docs, seed)
