@@ -21,6 +21,7 @@ COMMAND_MODULES = (
     "medtune.evaluate.commands",
     "medtune.serve.commands",
     "medtune.serve.predict",
+    "medtune.ner.commands",
     "medtune.bench",
 )
 

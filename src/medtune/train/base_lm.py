@@ -228,7 +228,7 @@ def pretrain(model, tokenizer, blocks: list[list[int]], settings: TinyLMSettings
     from transformers import DataCollatorForLanguageModeling, Trainer, TrainingArguments
     from transformers.trainer_callback import PrinterCallback
 
-    from medtune.train.callbacks import RichProgressCallback
+    from medtune.train.progress import RichProgressCallback
 
     args = TrainingArguments(
         output_dir=str(work_dir),
