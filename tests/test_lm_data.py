@@ -166,3 +166,26 @@ def test_build_base_is_deterministic(tmp_path):
     first, second = save_tiny_base(tmp_path / "a", pretrain_steps=2), save_tiny_base(tmp_path / "b", pretrain_steps=2)
     assert (first / "tokenizer.json").read_bytes() == (second / "tokenizer.json").read_bytes()
     assert (first / "model.safetensors").read_bytes() == (second / "model.safetensors").read_bytes()
+
+
+def test_concept_warmup_counts_synonyms_and_negations_and_keeps_holdout_names_out():
+    from medtune.sample import lexicon as lx
+    from medtune.train.base_lm import concept_warmup_conversations, lexicon_concepts
+
+    texts = ["Known T2DM, diagnosed 3 years ago. Denies asthma. Latest eGFR was 48 mL/min/1.73 m2.",
+             "EGFR mutation detected in tumor tissue. Currently takes warfarin daily."]
+    conversations = concept_warmup_conversations(texts, 300, seed=1)
+    answers = {}
+    for user, assistant in conversations:
+        term, text = user["content"].split('"')[1], user["content"].split("Text: ", 1)[1]
+        answers[(term, text[:5])] = assistant["content"]
+    first, second = texts[0][:5], texts[1][:5]
+    expected = {("type 2 diabetes mellitus", first): "Yes", ("bronchial asthma", first): "Yes",  # synonym, negation
+                ("estimated GFR", first): "Yes", ("EGFR", first): "No",  # the lab eGFR is not the gene EGFR
+                ("EGFR", second): "Yes", ("anticoagulant", second): "Yes", ("heart failure", second): "No"}
+    seen = {key: answers[key] for key in expected if key in answers}
+    assert len(seen) >= 4 and all(answers[key] == expected[key] for key in seen)
+    assert set(answers.values()) == {"Yes", "No"}
+    holdout = {n for c in lx.CONDITIONS for n in c.holdout_names} | {n for lab in lx.LABS for n in lab.holdout_names}
+    assert not holdout & {s for concept in lexicon_concepts() for s in concept}
+    assert concept_warmup_conversations(texts, 300, seed=1) == conversations  # seeded

@@ -123,3 +123,37 @@ def test_write_sample_is_byte_identical_across_runs(tmp_path):
     sample.write_sample(tmp_path / "b", sizes, 42, 0.03, 0.05)
     for task in sizes:
         assert (tmp_path / "a" / task / "sample.jsonl").read_bytes() == (tmp_path / "b" / task / "sample.jsonl").read_bytes()
+
+
+@pytest.mark.parametrize("task", ("reranker", "cot"))
+def test_note_facts_caps_note_length_and_labels_follow_the_shorter_note(task):
+    full = sample.generate(task, 300, seed=4)
+    short = sample.generate(task, 300, seed=4, note_facts=4)
+    assert full == sample.generate(task, 300, seed=4, note_facts=0)  # 0 keeps the original behaviour
+    note = (lambda r: r["patient_text"]) if task == "reranker" else (lambda r: (r.get("messages") or [{}, {"content": r.get("input", "")}])[1]["content"])
+    mean = lambda rows: sum(len(note(r)) for r in rows) / len(rows)  # noqa: E731
+    assert mean(short) < 0.75 * mean(full)
+    for row in short:
+        sentences = [s for s in note(row).split("Patient: ")[-1].split(". ") if s]
+        assert len(sentences) <= 1 + 4 + 2  # age line + facts + at most two fillers
+
+
+def test_limit_facts_removes_the_facts_not_only_their_sentences():
+    rng = random.Random(0)
+    p = world.make_patient(rng, "p", holdout=False, max_facts=2)
+    assert len(world.fact_keys(p)) <= 2
+    note = world.render_note(rng, p).text
+    for key in p.conditions:  # a dropped condition is unknown to the rules and absent from the note
+        assert p.condition_names[key] in note
+    dropped = [c for c in lx.CONDITIONS if c.key not in p.conditions and c.key != p.family_history]
+    verdict = world.evaluate(world.Criterion("cond_req", "x", "t", {"cond": dropped[0].key}), p)
+    assert verdict.verdict == "unknown"
+
+
+def test_fetch_passes_note_facts_only_to_the_tasks_named():
+    from medtune.data.fetch import generator_options
+
+    assert generator_options({"note_facts": {"cot": 5, "reranker": 4}}) == {"cot": {"note_facts": 5}, "reranker": {"note_facts": 4}}
+    assert generator_options({}) == {}
+    with pytest.raises(Exception, match="note_facts"):
+        generator_options({"note_facts": 5})

@@ -122,6 +122,7 @@ class TinyLMSettings:
     max_position_embeddings: int = field(default=1024, metadata=flag("--max-positions", "longest sequence the model accepts"))
     block_size: int = field(default=256, metadata=flag("--block-size", "pretraining sequence length (texts are concatenated and chunked)"))
     chat_docs: int = field(default=4000, metadata=flag("--chat-docs", "self-supervised chat turns mixed into pretraining (0 = none)"))
+    concept_docs: int = field(default=0, metadata=flag("--concept-docs", "self-supervised concept turns (synonyms from the sample lexicon) mixed into pretraining (0 = none)"))
     epochs: float = field(default=2.0, metadata=flag("--pretrain-epochs", "pretraining epochs over the unlabeled corpus"))
     max_steps: int = field(default=0, metadata=flag("--pretrain-max-steps", "stop pretraining after N steps (0 = no cap)"))
     batch_size: int = field(default=16, metadata=flag("--pretrain-batch-size", "pretraining batch size (blocks)"))

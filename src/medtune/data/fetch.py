@@ -134,6 +134,14 @@ def collect(source_dir: Path, files: dict[str, str], out_dir: Path, tasks: list[
     return taken
 
 
+def generator_options(sample_cfg: dict) -> dict[str, dict]:
+    """Per-task generator knobs from `data.sample`: `note_facts: {task: N}` caps the facts per patient note."""
+    note_facts = sample_cfg.get("note_facts") or {}
+    if not isinstance(note_facts, dict):
+        raise InputError(f"data.sample.note_facts must map a task to a number of facts, got {note_facts!r}")
+    return {task: {"note_facts": int(n)} for task, n in note_facts.items()}
+
+
 def fetch(data: dict, seed: int, out_dir: Path | str, cache_dir: Path | str = "data/external") -> dict:
     """Run the configured source into `out_dir` (replaced atomically). Returns what was written."""
     from medtune.sample import write_sample
@@ -159,7 +167,8 @@ def fetch(data: dict, seed: int, out_dir: Path | str, cache_dir: Path | str = "d
             sizes = {task: sample_cfg["sizes"][task] for task in generated_tasks}
         else:
             raise InputError(f"data.source={source!r}: expected 'sample', 'zenodo' or 'dir'")
-        lines = write_sample(tmp, sizes, sample_cfg.get("seed", seed), sample_cfg["dirty_fraction"], sample_cfg["holdout_fraction"]) if sizes else {}
+        lines = write_sample(tmp, sizes, sample_cfg.get("seed", seed), sample_cfg["dirty_fraction"], sample_cfg["holdout_fraction"],
+                             options=generator_options(sample_cfg)) if sizes else {}
     return {"source": source, "files": taken, "generated": lines}
 
 

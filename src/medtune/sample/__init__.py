@@ -33,20 +33,23 @@ def generator(task: str) -> Callable[[random.Random, int, float], list[dict]]:
     return getattr(importlib.import_module(module), name)
 
 
-def generate(task: str, n: int, seed: int = 42, holdout_fraction: float = 0.04) -> list[dict]:
-    """`n` clean rows for `task`; a `holdout_fraction` of groups uses unseen vocabulary (test-only)."""
+def generate(task: str, n: int, seed: int = 42, holdout_fraction: float = 0.04, **options) -> list[dict]:
+    """`n` clean rows for `task`; a `holdout_fraction` of groups uses unseen vocabulary (test-only).
+    `options` are the task generator's own keyword knobs (e.g. `note_facts` for reranker/cot); an option the
+    generator does not take is an error (TypeError naming it), never silently dropped."""
     rng = random.Random(f"{seed}:{task}")
-    return generator(task)(rng, n, holdout_fraction)
+    return generator(task)(rng, n, holdout_fraction, **options)
 
 
 def write_sample(out_dir: Path | str, sizes: dict[str, int], seed: int, dirty_fraction: float, holdout_fraction: float,
-                 on_task: Callable[[str, int], None] | None = None) -> dict[str, int]:
-    """Write `<out_dir>/<task>/sample.jsonl` per task; returns the number of lines written per task."""
+                 on_task: Callable[[str, int], None] | None = None, options: dict[str, dict] | None = None) -> dict[str, int]:
+    """Write `<out_dir>/<task>/sample.jsonl` per task; returns the number of lines written per task.
+    `options` maps a task to its generator's keyword knobs (see `generate`)."""
     from medtune.sample.dirty import with_dirty_rows
 
     written = {}
     for task, n in sizes.items():
-        rows = generate(task, n, seed, holdout_fraction)
+        rows = generate(task, n, seed, holdout_fraction, **(options or {}).get(task, {}))
         lines = with_dirty_rows(task, rows, dirty_fraction, random.Random(f"{seed}:{task}:dirty"))
         with atomic_path(Path(out_dir) / task / "sample.jsonl") as tmp:
             tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")

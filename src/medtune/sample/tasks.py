@@ -17,21 +17,23 @@ from medtune.sample import world
 from medtune.sample.world import Patient, Sentence, fill
 
 
-def _patients(rng: random.Random, prefix: str, holdout_fraction: float):
+def _patients(rng: random.Random, prefix: str, holdout_fraction: float, max_facts: int = 0):
     index = 0
     while True:
         index += 1
         holdout = rng.random() < holdout_fraction
-        yield world.make_patient(rng, f"{prefix}-{index:05d}", holdout)
+        yield world.make_patient(rng, f"{prefix}-{index:05d}", holdout, max_facts)
 
 
 def _meta(templates: list[str], names: list[str], holdout: bool, **extra) -> dict:
     return {"templates": sorted(set(templates)), "names": sorted(set(names)), "holdout": holdout, **extra}
 
 
-def _criteria_rows(rng: random.Random, n: int, holdout_fraction: float, prefix: str, per_patient: tuple[int, int]):
-    """(patient, note, criterion, verdict) tuples; about half the criteria concern facts the note reports."""
-    patients = _patients(rng, prefix, holdout_fraction)
+def _criteria_rows(rng: random.Random, n: int, holdout_fraction: float, prefix: str, per_patient: tuple[int, int],
+                   note_facts: int = 0):
+    """(patient, note, criterion, verdict) tuples; about half the criteria concern facts the note reports.
+    `note_facts` > 0 caps the facts per note (shorter notes; 0 = all facts)."""
+    patients = _patients(rng, prefix, holdout_fraction, note_facts)
     produced = 0
     while produced < n:
         p = next(patients)
@@ -46,9 +48,9 @@ def _criteria_rows(rng: random.Random, n: int, holdout_fraction: float, prefix: 
             yield p, note, c, world.evaluate(c, p)
 
 
-def generate_reranker(rng: random.Random, n: int, holdout_fraction: float) -> list[dict]:
+def generate_reranker(rng: random.Random, n: int, holdout_fraction: float, note_facts: int = 0) -> list[dict]:
     rows = []
-    for p, note, c, verdict in _criteria_rows(rng, n, holdout_fraction, "rr", (6, 10)):
+    for p, note, c, verdict in _criteria_rows(rng, n, holdout_fraction, "rr", (6, 10), note_facts):
         names = p.names + [c.text[a:b] for a, b, _ in c.spans]
         rows.append({
             "patient_text": note.text,
@@ -60,10 +62,10 @@ def generate_reranker(rng: random.Random, n: int, holdout_fraction: float) -> li
     return rows
 
 
-def generate_cot(rng: random.Random, n: int, holdout_fraction: float, instruct_share: float = 0.3) -> list[dict]:
+def generate_cot(rng: random.Random, n: int, holdout_fraction: float, note_facts: int = 0, instruct_share: float = 0.3) -> list[dict]:
     """Chat rows (`messages`) and instruct rows (`instruction`/`input`/`output`) built from the same prompt."""
     rows = []
-    for p, note, c, verdict in _criteria_rows(rng, n, holdout_fraction, "cot", (3, 6)):
+    for p, note, c, verdict in _criteria_rows(rng, n, holdout_fraction, "cot", (3, 6), note_facts):
         prompt = prompts.cot_messages(note.text, c.text)
         answer = prompts.cot_answer(verdict.reasoning, verdict.verdict)
         meta = _meta(note.templates + [c.template], p.names + [c.text[a:b] for a, b, _ in c.spans], p.holdout, kind=c.kind)

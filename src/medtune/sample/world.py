@@ -141,7 +141,9 @@ def _lab_value(rng: random.Random, lab: lx.Lab) -> float:
     return round(value, lab.decimals) if lab.decimals else float(round(value))
 
 
-def make_patient(rng: random.Random, pid: str, holdout: bool) -> Patient:
+def make_patient(rng: random.Random, pid: str, holdout: bool, max_facts: int = 0) -> Patient:
+    """A random patient; `max_facts` > 0 keeps at most that many facts (note sentences besides the age line),
+    the note-length knob of the sample profile (0 = every fact drawn, the original behaviour)."""
     vocab = lx.Vocabulary(holdout)
     sex = rng.choice(("woman", "man"))
     conditions_pool = list(vocab.conditions)
@@ -177,11 +179,41 @@ def make_patient(rng: random.Random, pid: str, holdout: bool) -> Patient:
     chemo_lines = rng.choice((0, 1, 1, 2, 3, 4)) if (cancer or rng.random() < 0.2) and rng.random() < 0.8 else None
     genes = {g: rng.random() < 0.5 for g in rng.sample(vocab.genes(), rng.randint(1, 2))} if (cancer or rng.random() < 0.15) else {}
     procedures = rng.sample(vocab.procedures(), 1) if rng.random() < 0.4 else []
-    return Patient(
+    patient = Patient(
         pid=pid, holdout=holdout, age=rng.randint(19, 88) if rng.random() < 0.88 else None, sex=sex,
         conditions=conditions, condition_names=condition_names, family_history=family, medications=medications,
         labs=labs, lab_names=lab_names, pregnant=pregnant, chemo_lines=chemo_lines, genes=genes, procedures=procedures,
     )
+    return limit_facts(rng, patient, max_facts) if max_facts > 0 else patient
+
+
+def fact_keys(p: Patient) -> list[tuple]:
+    """The facts a note states besides the age line, as `note_sentences` keys them."""
+    return ([("cond", k) for k in p.conditions] + ([("family", p.family_history)] if p.family_history else [])
+            + [("med", d) for d in p.medications] + [("lab", k) for k in p.labs]
+            + ([("preg",)] if p.pregnant is not None else []) + ([("chemo",)] if p.chemo_lines is not None else [])
+            + [("gene", g) for g in p.genes] + [("proc", name) for name in p.procedures])
+
+
+def limit_facts(rng: random.Random, p: Patient, max_facts: int) -> Patient:
+    """Drop all but a random `max_facts` of the patient's facts. The facts themselves are removed (not just their
+    sentences), so the rules in `evaluate` see exactly what the shorter note says: a dropped fact is unknown."""
+    keys = fact_keys(p)
+    if len(keys) <= max_facts:
+        return p
+    keep = set(rng.sample(keys, max_facts))
+    p.conditions = {k: v for k, v in p.conditions.items() if ("cond", k) in keep}
+    if p.family_history and ("family", p.family_history) not in keep:
+        p.family_history = None
+    p.condition_names = {k: v for k, v in p.condition_names.items() if k in p.conditions or k == p.family_history}
+    p.medications = {d: v for d, v in p.medications.items() if ("med", d) in keep}
+    p.labs = {k: v for k, v in p.labs.items() if ("lab", k) in keep}
+    p.lab_names = {k: v for k, v in p.lab_names.items() if k in p.labs}
+    p.pregnant = p.pregnant if ("preg",) in keep else None
+    p.chemo_lines = p.chemo_lines if ("chemo",) in keep else None
+    p.genes = {g: v for g, v in p.genes.items() if ("gene", g) in keep}
+    p.procedures = [name for name in p.procedures if ("proc", name) in keep]
+    return p
 
 
 def lab_report(lab: lx.Lab, value: LabValue) -> tuple[str, str]:

@@ -97,6 +97,7 @@ def fixed_prompt_texts() -> list[str]:
         prompts.QA_SAFETY_SYSTEM_PROMPT,
         prompts.QA_REFUSAL,
         WARMUP_QUESTION,
+        CONCEPT_QUESTION,
         *prompts.RERANKER_LABELS,
         *prompts.COT_VERDICTS,
     ]
@@ -139,6 +140,70 @@ def chat_warmup_conversations(texts: list[str], n: int, seed: int) -> list[list[
             answer = "No"
         conversations.append([
             {"role": "user", "content": f"{WARMUP_QUESTION.format(word=word)}\n\nText: {sentence}"},
+            {"role": "assistant", "content": answer},
+        ])
+    return conversations
+
+
+CONCEPT_QUESTION = 'Does the text say anything about "{term}", under any name? Answer Yes or No.'
+
+
+def lexicon_concepts() -> list[tuple[str, ...]]:
+    """Concepts of the sample world as tuples of surface forms (synonyms; a drug class lists its members too).
+
+    The stand-in for the domain knowledge a real instruction-tuned base brings (that T2DM is type 2 diabetes,
+    that warfarin is an anticoagulant). Only the *common* vocabulary: the holdout names stay unseen until test."""
+    from medtune.sample import lexicon as lx
+
+    concepts = [c.names for c in lx.CONDITIONS]
+    concepts += [lab.names for lab in lx.LABS]
+    concepts += [(name, *members) for name, members in lx.DRUG_CLASSES.items()]
+    class_members = {d for members in lx.DRUG_CLASSES.values() for d in members}
+    concepts += [(drug,) for drug in lx.OTHER_DRUGS if drug not in class_members]
+    concepts += [(drug,) for drug in sorted(class_members)]
+    concepts += [(gene,) for gene in lx.GENES] + [(proc,) for proc in lx.PROCEDURES]
+    concepts += [("pregnancy", "pregnant"), ("chemotherapy",)]
+    return concepts
+
+
+def _surface_pattern(surfaces: tuple[str, ...]) -> re.Pattern:
+    """Whole-word match; case-sensitive (eGFR the lab is not EGFR the gene) except a sentence-initial capital on
+    words that are otherwise lower case ("Heart failure")."""
+    alternatives = [f"[{re.escape(s[0].lower())}{re.escape(s[0].upper())}]{re.escape(s[1:])}" if s[1:].islower() else re.escape(s)
+                    for s in surfaces]
+    return re.compile(r"(?<![A-Za-z0-9])(?:" + "|".join(alternatives) + r")(?![A-Za-z0-9])")
+
+
+def concept_warmup_conversations(texts: list[str], n: int, seed: int) -> list[list[dict]]:
+    """Self-supervised 'Does the text say anything about "T"?' turns on whole texts: Yes when any surface form of
+    T's concept occurs (a synonym counts, e.g. T2DM for "type 2 diabetes mellitus"; a negation counts too:
+    "Denies asthma" says something about asthma), else No. Derived from the unlabeled training text and the
+    lexicon only — no task label is used."""
+    if n <= 0:
+        return []
+    rng = random.Random(seed)
+    concepts = lexicon_concepts()
+    patterns = [_surface_pattern(c) for c in concepts]
+    candidates = []
+    for text in texts:
+        if len(text) < 40:
+            continue
+        present = [i for i, pattern in enumerate(patterns) if pattern.search(text)]
+        if present:
+            candidates.append((text, present))
+    if not candidates:
+        return []
+    conversations = []
+    for _ in range(n):
+        text, present = rng.choice(candidates)
+        if rng.random() < 0.5:
+            concept, answer = concepts[rng.choice(present)], "Yes"
+        else:
+            absent = [i for i in range(len(concepts)) if i not in present]
+            concept, answer = concepts[rng.choice(absent)], "No"
+        term = rng.choice(concept)
+        conversations.append([
+            {"role": "user", "content": f"{CONCEPT_QUESTION.format(term=term)}\n\nText: {text}"},
             {"role": "assistant", "content": answer},
         ])
     return conversations
@@ -282,6 +347,7 @@ def build_base(
     tokenizer = train_tokenizer(texts + warmup, settings.vocab_size)
     model = build_model(tokenizer, settings, seed)
     conversations = chat_warmup_conversations(texts, settings.chat_docs, seed)
+    conversations += concept_warmup_conversations(texts, settings.concept_docs, seed + 1)
     blocks = pretraining_blocks(texts + warmup, conversations, tokenizer, settings.block_size, seed)
     n_params = sum(p.numel() for p in model.parameters())
     log.info("tiny-lm: %d texts + %d chat warm-up turns, vocab %d, %.2f M parameters, %d blocks of %d tokens",
