@@ -1,8 +1,8 @@
 """Stages evaluate-endpoints / evaluate-chem-ner: the adapter, the untuned base and the baseline on the test split
 -> metrics/eval/<task>.json (+ metrics/eval/<task>_predictions.jsonl for error analysis).
 
-Reads params `seed`, `eval.bootstrap`, `eval.batch_size`, `eval.<task block>` (max_new_tokens, max_test_rows) and
-`models.<task block>`."""
+Reads params `seed`, `eval.bootstrap`, `eval.batch_size`, `eval.backend`, `eval.<task block>` (max_new_tokens,
+max_test_rows) and `models.<task block>`."""
 
 import argparse
 
@@ -36,6 +36,7 @@ def main() -> None:
         bootstrap=int(section(params, "eval.bootstrap")),
         seed=int(params["seed"]),
         predictions_path=f"metrics/eval/{task}_predictions.jsonl",
+        backend=str(section(params, "eval.backend", "transformers")),
     )
     write_json(f"metrics/eval/{task}.json", metrics)
 

@@ -30,7 +30,7 @@ import numpy as np
 
 from medtune import prompts
 from medtune.data.formats import RowError, chem_ner_relation
-from medtune.evaluate.stats import bootstrap_ci, paired_bootstrap_delta
+from medtune.evaluate import common
 from medtune.io import read_jsonl
 from medtune.text import normalize, normalize_surface
 
@@ -169,24 +169,20 @@ class TaskCounts:
         return self.prf(None, idx)[2]
 
 
+def count_metrics(counts: TaskCounts) -> dict:
+    """Index metrics: `<task>_{precision,recall,f1}`, `macro_f1`, `micro_f1`."""
+    fns: dict = {}
+    for t, task in enumerate(TASKS):
+        for k, stat in enumerate(("precision", "recall", "f1")):
+            fns[f"{task}_{stat}"] = lambda idx, t=t, k=k: counts.prf(t, idx)[k]
+    fns["macro_f1"], fns["micro_f1"] = counts.macro_f1, counts.micro_f1
+    return fns
+
+
 def score_counts(counts: TaskCounts, prefix: str, suffix: str, resamples: int, seed: int) -> dict:
     """`{prefix}<task>_{precision,recall,f1}{suffix}`, `{prefix}macro_f1{suffix}`, `{prefix}micro_f1{suffix}` + F1 CIs."""
-    out: dict = {}
-
-    def put(name: str, value: float, fn=None) -> None:
-        out[f"{prefix}{name}{suffix}"] = round(value, 4)
-        if fn is not None:
-            low, high = bootstrap_ci(fn, len(counts), resamples, seed)
-            out[f"{prefix}{name}{suffix}_ci_low"], out[f"{prefix}{name}{suffix}_ci_high"] = round(low, 4), round(high, 4)
-
-    for t, task in enumerate(TASKS):
-        precision, recall, f1 = counts.prf(t)
-        put(f"{task}_precision", precision)
-        put(f"{task}_recall", recall)
-        put(f"{task}_f1", f1, lambda idx, t=t: counts.prf(t, idx)[2])
-    put("macro_f1", counts.macro_f1(), counts.macro_f1)
-    put("micro_f1", counts.micro_f1(), counts.micro_f1)
-    return out
+    with_ci = [f"{task}_f1" for task in TASKS] + ["macro_f1", "micro_f1"]
+    return common.score_metrics(count_metrics(counts), len(counts), prefix, resamples, seed, with_ci, digits=4, suffix=suffix)
 
 
 # ---- gazetteer baseline -----------------------------------------------------------------------------------------
@@ -224,13 +220,6 @@ def gazetteer_predict(gazetteer: dict[str, set[str]], row: dict) -> set[str]:
 # ---- entry point ---------------------------------------------------------------------------------------------------
 
 
-def seen_mask(rows: Sequence[dict]) -> np.ndarray | None:
-    flags = [(r.get("meta") or {}).get("unseen") for r in rows]
-    if not flags or not all(isinstance(f, bool) for f in flags):
-        return None
-    return ~np.asarray(flags, dtype=bool)
-
-
 def evaluate_chem_ner(
     adapter: Path | str,
     base_model: str,
@@ -243,9 +232,10 @@ def evaluate_chem_ner(
     seed: int = 42,
     predictions_path: Path | str | None = None,
     show: bool = True,
+    backend: str = "transformers",
 ) -> dict:
     """Score the adapter, the untuned base and the gazetteer on the test split; returns flat metrics."""
-    from medtune.evaluate.generation import generate, load_for_generation
+    from medtune.evaluate.generation import open_backend
 
     started = time.perf_counter()
     train_rows, test_rows = read_jsonl(train_path), read_jsonl(test_path)
@@ -253,11 +243,13 @@ def evaluate_chem_ner(
         test_rows = test_rows[:max_test_rows]
     if not test_rows:
         raise ValueError(f"{test_path}: no test rows")
-    model, tokenizer = load_for_generation(base_model, adapter)
+    engine = open_backend(backend, base_model, {"chem-ner": adapter})
     messages = [prompts.chem_ner_messages(r["text"], r["task"]) for r in test_rows]
-    outputs = {"": generate(model, tokenizer, messages, max_new_tokens, batch_size, "generate chem-ner (fine-tuned)")}
-    with model.disable_adapter():
-        outputs["base_"] = generate(model, tokenizer, messages, max_new_tokens, batch_size, "generate chem-ner (base)")
+    outputs = {
+        "": engine.generate(messages, max_new_tokens, "chem-ner", batch_size, "generate chem-ner (fine-tuned)"),
+        "base_": engine.generate(messages, max_new_tokens, None, batch_size, "generate chem-ner (base)"),
+    }
+    engine.close()
     extractions = {prefix: extract(out, test_rows) for prefix, out in outputs.items()}
     gazetteer = build_gazetteer(train_rows)
     gazetteer_sets = [gazetteer_predict(gazetteer, r) for r in test_rows]
@@ -271,23 +263,15 @@ def evaluate_chem_ner(
     for prefix, extraction in extractions.items():
         metrics[f"{prefix}malformed_relation_lines"] = extraction.malformed
         metrics.update({f"{prefix}filtered_{reason}": n for reason, n in sorted(extraction.dropped.items())})
-    ours = counts[""][0]
+    ours = count_metrics(counts[""][0])
     for ref in ("base", "gazetteer"):
-        systems = (ours, counts[f"{ref}_"][0])
-        for name, fn in (("macro_f1", lambda c, idx: c.macro_f1(idx)), ("micro_f1", lambda c, idx: c.micro_f1(idx))):
-            low, high = paired_bootstrap_delta(lambda idx, s: fn(systems[s], idx), len(ours), bootstrap, seed)
-            metrics[f"delta_{name}_vs_{ref}_ci_low"], metrics[f"delta_{name}_vs_{ref}_ci_high"] = round(low, 4), round(high, 4)
-    mask = seen_mask(test_rows)
-    if mask is not None:
-        for part, part_mask in (("seen", mask), ("unseen", ~mask)):
-            metrics[f"n_{part}"] = int(part_mask.sum())
-            if part_mask.any():
-                idx = np.flatnonzero(part_mask)
-                for prefix in ("", "gazetteer_"):
-                    c = counts[prefix][0]
-                    metrics[f"{prefix}macro_f1_{part}"] = round(c.macro_f1(idx), 4)
-                    low, high = bootstrap_ci(lambda i: c.macro_f1(idx[i]), len(idx), bootstrap, seed)
-                    metrics[f"{prefix}macro_f1_{part}_ci_low"], metrics[f"{prefix}macro_f1_{part}_ci_high"] = round(low, 4), round(high, 4)
+        metrics.update(common.paired_deltas(ours, count_metrics(counts[f"{ref}_"][0]), ref, len(test_rows), bootstrap, seed,
+                                            names=("macro_f1", "micro_f1"), digits=4))
+    mask = common.seen_mask(test_rows)
+    for prefix in ("", "gazetteer_"):
+        macro = {"macro_f1": counts[prefix][0].macro_f1}
+        metrics.update({k: v for k, v in common.seen_unseen(mask, macro, bootstrap, seed, prefix, digits=4).items()
+                        if prefix == "" or not k.startswith("n_")})
     if predictions_path:
         from medtune.io import write_jsonl
 

@@ -31,7 +31,7 @@ import numpy as np
 
 from medtune import prompts
 from medtune.data.formats import endpoint_schema_errors
-from medtune.evaluate.stats import bootstrap_ci, paired_bootstrap_delta
+from medtune.evaluate import common
 from medtune.io import read_jsonl
 from medtune.text import normalize_surface
 
@@ -175,24 +175,18 @@ def metric_names() -> list[str]:
     return [*HEADLINE, "endpoint_precision", "endpoint_recall", *per_field]
 
 
+def index_metrics(scores: EndpointScores, names: Sequence[str]) -> dict:
+    return {name: (lambda idx, name=name: scores.metric(name, idx)) for name in names}
+
+
 def score_system(scores: EndpointScores, prefix: str, resamples: int, seed: int, ci_for: Sequence[str] = HEADLINE) -> dict:
-    out = {}
-    for name in metric_names():
-        out[f"{prefix}{name}"] = round(scores.metric(name), 4)
-        if name in ci_for:
-            low, high = bootstrap_ci(lambda idx: scores.metric(name, idx), len(scores), resamples, seed)
-            out[f"{prefix}{name}_ci_low"], out[f"{prefix}{name}_ci_high"] = round(low, 4), round(high, 4)
-    return out
+    return common.score_metrics(index_metrics(scores, metric_names()), len(scores), prefix, resamples, seed, ci_for, digits=4)
 
 
 def paired_deltas(ours: EndpointScores, ref: EndpointScores, ref_name: str, resamples: int, seed: int,
                   names: Sequence[str] = ("json_validity", "endpoint_f1", "field_accuracy")) -> dict:
-    out = {}
-    systems = (ours, ref)
-    for name in names:
-        low, high = paired_bootstrap_delta(lambda idx, s: systems[s].metric(name, idx), len(ours), resamples, seed)
-        out[f"delta_{name}_vs_{ref_name}_ci_low"], out[f"delta_{name}_vs_{ref_name}_ci_high"] = round(low, 4), round(high, 4)
-    return out
+    return common.paired_deltas(index_metrics(ours, names), index_metrics(ref, names), ref_name, len(ours), resamples,
+                                seed, digits=4)
 
 
 # ---- baseline --------------------------------------------------------------------------------------------------
@@ -214,14 +208,6 @@ def most_frequent_endpoint(train_rows: Sequence[dict]) -> dict:
 # ---- entry point -----------------------------------------------------------------------------------------------
 
 
-def seen_mask(rows: Sequence[dict]) -> np.ndarray | None:
-    """True where the split marked the test row as using only templates/names seen in training (`meta.unseen`)."""
-    flags = [(r.get("meta") or {}).get("unseen") for r in rows]
-    if not all(isinstance(f, bool) for f in flags) or not flags:
-        return None
-    return ~np.asarray(flags, dtype=bool)
-
-
 def evaluate_endpoints(
     adapter: Path | str,
     base_model: str,
@@ -234,9 +220,10 @@ def evaluate_endpoints(
     seed: int = 42,
     predictions_path: Path | str | None = None,
     show: bool = True,
+    backend: str = "transformers",
 ) -> dict:
     """Score the adapter, the untuned base and the most-frequent-value baseline on the test split; flat metrics."""
-    from medtune.evaluate.generation import generate, load_for_generation, teacher_forced_scores
+    from medtune.evaluate.generation import open_backend, teacher_forced_scores
     from medtune.train.tasks import endpoints_example
 
     started = time.perf_counter()
@@ -245,14 +232,22 @@ def evaluate_endpoints(
         test_rows = test_rows[:max_test_rows]
     if not test_rows:
         raise ValueError(f"{test_path}: no test rows")
-    model, tokenizer = load_for_generation(base_model, adapter)
+    engine = open_backend(backend, base_model, {"endpoints": adapter})
     messages = [prompts.endpoint_messages(r["text"]) for r in test_rows]
+    outputs = {
+        "": engine.generate(messages, max_new_tokens, "endpoints", batch_size, "generate endpoints (fine-tuned)"),
+        "base_": engine.generate(messages, max_new_tokens, None, batch_size, "generate endpoints (base)"),
+    }
+    # Teacher-forced loss needs the model's logits on the gold answer: always transformers (as in training).
+    if engine.name != "transformers":
+        engine.close()
+        engine = open_backend("transformers", base_model, {"endpoints": adapter})
     records = [endpoints_example(r).as_record() for r in test_rows]
-    outputs = {"": generate(model, tokenizer, messages, max_new_tokens, batch_size, "generate endpoints (fine-tuned)")}
-    teacher = {"": teacher_forced_scores(model, tokenizer, records, batch_size)}
-    with model.disable_adapter():
-        outputs["base_"] = generate(model, tokenizer, messages, max_new_tokens, batch_size, "generate endpoints (base)")
-        teacher["base_"] = teacher_forced_scores(model, tokenizer, records, batch_size)
+    teacher = {}
+    for prefix, name in (("", "endpoints"), ("base_", None)):
+        with engine.using(name) as model:
+            teacher[prefix] = teacher_forced_scores(model, engine.tokenizer, records, batch_size)
+    engine.close()
     baseline = prompts.endpoint_answer({"endpoints": [most_frequent_endpoint(train_rows)]})
     outputs["majority_"] = [baseline] * len(test_rows)
 
@@ -264,16 +259,8 @@ def evaluate_endpoints(
             metrics.update(paired_deltas(scores[""], system, prefix.rstrip("_"), bootstrap, seed))
     for prefix, values in teacher.items():
         metrics.update({f"{prefix}test_{k}": v for k, v in values.items()})
-    mask = seen_mask(test_rows)
-    if mask is not None:
-        for part, part_mask in (("seen", mask), ("unseen", ~mask)):
-            metrics[f"n_{part}"] = int(part_mask.sum())
-            if part_mask.any():
-                idx = np.flatnonzero(part_mask)
-                for name in ("json_validity", "endpoint_f1", "field_accuracy"):
-                    metrics[f"{name}_{part}"] = round(scores[""].metric(name, idx), 4)
-                    low, high = bootstrap_ci(lambda i: scores[""].metric(name, idx[i]), len(idx), bootstrap, seed)
-                    metrics[f"{name}_{part}_ci_low"], metrics[f"{name}_{part}_ci_high"] = round(low, 4), round(high, 4)
+    headline = index_metrics(scores[""], ("json_validity", "endpoint_f1", "field_accuracy"))
+    metrics.update(common.seen_unseen(common.seen_mask(test_rows), headline, bootstrap, seed, digits=4))
     if predictions_path:
         from medtune.io import write_jsonl
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from medtune.evaluate.stats import bootstrap_ci, paired_bootstrap_delta
+from medtune.evaluate import common
 from medtune.train.nli import ID2LABEL, NLI_LABELS, read_nli_rows
 
 log = logging.getLogger(__name__)
@@ -45,25 +45,13 @@ METRICS = {"accuracy": accuracy, "macro_f1": macro_f1}
 
 def score_system(y_true, y_pred, prefix: str, resamples: int, seed: int) -> dict:
     """`{prefix}accuracy`, `{prefix}accuracy_ci_low/high`, same for macro_f1 (flat keys for dvc metrics)."""
-    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
-    out = {}
-    for name, fn in METRICS.items():
-        out[f"{prefix}{name}"] = fn(y_true, y_pred)
-        low, high = bootstrap_ci(lambda idx: fn(y_true[idx], y_pred[idx]), len(y_true), resamples, seed)
-        out[f"{prefix}{name}_ci_low"], out[f"{prefix}{name}_ci_high"] = low, high
-    return out
+    return common.score_metrics(common.label_metrics(y_true, y_pred, METRICS), len(y_true), prefix, resamples, seed)
 
 
 def paired_deltas(y_true, y_pred, y_ref, ref_name: str, resamples: int, seed: int) -> dict:
     """CI of (fine-tuned − reference) for each metric on the same resamples; low > 0 means a real improvement."""
-    y_true, systems = np.asarray(y_true), (np.asarray(y_pred), np.asarray(y_ref))
-    out = {}
-    for name, fn in METRICS.items():
-        low, high = paired_bootstrap_delta(
-            lambda idx, s: fn(y_true[idx], systems[s][idx]), len(y_true), resamples, seed
-        )
-        out[f"delta_{name}_vs_{ref_name}_ci_low"], out[f"delta_{name}_vs_{ref_name}_ci_high"] = low, high
-    return out
+    ours, ref = common.label_metrics(y_true, y_pred, METRICS), common.label_metrics(y_true, y_ref, METRICS)
+    return common.paired_deltas(ours, ref, ref_name, len(y_true), resamples, seed)
 
 
 def per_class_report(y_true, y_pred) -> dict:
@@ -82,32 +70,8 @@ def per_class_report(y_true, y_pred) -> dict:
 
 
 def seen_mask(train_rows: list[dict], test_rows: list[dict]) -> np.ndarray | None:
-    """True where a test row's generator templates and names all occur in training; None without `meta`.
-
-    The sample generator keeps ≥25% of test templates/names out of training; scoring the two parts separately
-    shows memorisation. The split stage's own verdict (`meta.unseen`) wins; otherwise the row's `template(s)`
-    and `names` are looked up in the training rows. Real data has no `meta`: nothing to split on."""
-    metas = [r.get("meta") if isinstance(r.get("meta"), dict) else None for r in test_rows]
-    if not any(metas):
-        return None
-    if all(m is not None and isinstance(m.get("unseen"), bool) for m in metas):
-        return np.asarray([not m["unseen"] for m in metas], dtype=bool)
-
-    def vocabulary(meta: dict | None) -> tuple[set, set]:
-        meta = meta or {}
-        templates = set(meta.get("templates") or []) | ({meta["template"]} if meta.get("template") else set())
-        return templates, set(meta.get("names") or [])
-
-    train_templates, train_names = set(), set()
-    for r in train_rows:
-        templates, names = vocabulary(r.get("meta"))
-        train_templates |= templates
-        train_names |= names
-    seen = []
-    for meta in metas:
-        templates, names = vocabulary(meta)
-        seen.append(templates <= train_templates and names <= train_names)
-    return np.asarray(seen, dtype=bool)
+    """`common.seen_mask` (the split's `meta.unseen`, else templates/names looked up in training)."""
+    return common.seen_mask(test_rows, train_rows)
 
 
 # ---- systems ---------------------------------------------------------------------------------------------
@@ -183,41 +147,12 @@ def write_confusion(y_true, y_pred, json_path: Path | str | None, png_path: Path
         plt.close(display.figure_)
 
 
+REFERENCES = (("untuned base", "base_"), ("majority", "majority_"), ("hypothesis-only", "hypothesis_only_"))
+
+
 def print_table(metrics: dict) -> None:
-    """One rich table: metric | fine-tuned | 95% CI | untuned base | majority | hypothesis-only."""
-    from rich.table import Table
-
-    from medtune.console import console
-
-    table = Table(title=f"NLI test (n={metrics['n_test']})")
-    for column in ("metric", "fine-tuned", "95% CI", "untuned base", "majority", "hypothesis-only"):
-        table.add_column(column, justify="left" if column == "metric" else "right")
-    for name in METRICS:
-        table.add_row(
-            name,
-            f"{metrics[name]:.3f}",
-            f"[{metrics[f'{name}_ci_low']:.3f}, {metrics[f'{name}_ci_high']:.3f}]",
-            f"{metrics[f'base_{name}']:.3f}",
-            f"{metrics[f'majority_{name}']:.3f}",
-            f"{metrics[f'hypothesis_only_{name}']:.3f} [{metrics[f'hypothesis_only_{name}_ci_low']:.3f}, "
-            f"{metrics[f'hypothesis_only_{name}_ci_high']:.3f}]",
-        )
-    for part in ("seen", "unseen"):
-        if f"accuracy_{part}" in metrics:
-            table.add_row(
-                f"accuracy ({part}, n={metrics[f'n_{part}']})",
-                f"{metrics[f'accuracy_{part}']:.3f}",
-                f"[{metrics[f'accuracy_{part}_ci_low']:.3f}, {metrics[f'accuracy_{part}_ci_high']:.3f}]",
-                "", "", "",
-            )
-    console.print(table)
-    for ref in ("base", "majority", "hypothesis_only"):
-        low = metrics[f"delta_accuracy_vs_{ref}_ci_low"]
-        verdict = "[green]better[/]" if low > 0 else "[bold red]NOT better[/]"
-        console.print(
-            f"fine-tuned vs {ref}: accuracy delta 95% CI [{low:+.3f}, {metrics[f'delta_accuracy_vs_{ref}_ci_high']:+.3f}] "
-            f"→ {verdict}"
-        )
+    """One rich table: metric | fine-tuned | 95% CI | untuned base | majority | hypothesis-only (+ delta verdicts)."""
+    common.print_table(f"NLI test (n={metrics['n_test']})", metrics, list(METRICS), REFERENCES, delta_names=["accuracy"])
 
 
 # ---- entry point -----------------------------------------------------------------------------------------
@@ -254,15 +189,8 @@ def evaluate_nli(
             metrics.update(paired_deltas(y_true, predictions[""], y_pred, prefix.rstrip("_"), bootstrap, seed))
     metrics.update(per_class_report(y_true, predictions[""]))
 
-    mask = seen_mask(train_rows, test_rows)
-    if mask is not None:
-        for part, rows_mask in (("seen", mask), ("unseen", ~mask)):
-            metrics[f"n_{part}"] = int(rows_mask.sum())
-            if rows_mask.any():
-                scored = score_system(y_true[rows_mask], predictions[""][rows_mask], "", bootstrap, seed)
-                metrics[f"accuracy_{part}"] = scored["accuracy"]
-                metrics[f"accuracy_{part}_ci_low"] = scored["accuracy_ci_low"]
-                metrics[f"accuracy_{part}_ci_high"] = scored["accuracy_ci_high"]
+    accuracy_only = common.label_metrics(y_true, predictions[""], {"accuracy": accuracy})
+    metrics.update(common.seen_unseen(seen_mask(train_rows, test_rows), accuracy_only, bootstrap, seed))
 
     write_confusion(y_true, predictions[""], confusion_json, confusion_png)
     metrics["eval_runtime_s"] = round(time.perf_counter() - started, 2)

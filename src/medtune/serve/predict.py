@@ -73,18 +73,14 @@ def predict(task: str, adapter: str, texts: list[str], base_model: str | None = 
             max_new_tokens: int | None = None, batch_size: int = 16, apply_filters: bool = True) -> list[dict]:
     from medtune.evaluate import generation
 
-    generation.check_backend(backend)
     base = base_model or generation.adapter_base(adapter)
     limit = max_new_tokens or DEFAULT_MAX_NEW_TOKENS[task]
     if task == "endpoints":
         messages = [prompts.endpoint_messages(t) for t in texts]
     else:
         messages = [prompts.chem_ner_messages(t, sub) for t in texts for sub in prompts.CHEM_NER_TASKS]
-    if backend == "vllm":
-        outputs = generation.generate_vllm(base, adapter, messages, limit)
-    else:
-        model, tokenizer = generation.load_for_generation(base, adapter)
-        outputs = generation.generate(model, tokenizer, messages, limit, batch_size, f"predict {task}")
+    engine = generation.open_backend(backend, base, {task: adapter})
+    outputs = engine.generate(messages, limit, adapter=task, batch_size=batch_size, label=f"predict {task}")
     if task == "endpoints":
         return [endpoint_result(o) for o in outputs]
     n = len(prompts.CHEM_NER_TASKS)
