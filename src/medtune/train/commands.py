@@ -28,7 +28,7 @@ from medtune.config import (
     with_overrides,
 )
 
-SFT_TASKS = ("cot", "reranker")
+SFT_TASKS = ("cot", "reranker", "qa")
 DEFAULT_BASE_DIR = "models/base/tiny-lm"
 
 
