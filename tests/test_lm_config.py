@@ -150,3 +150,11 @@ def test_help_lists_seed_flags(capsys):
                  "--lora-alpha", "--lora-dropout", "--target-modules", "--no-4bit", "--fp16", "--eval-data",
                  "--eval-steps", "--save-steps", "--save-total-limit", "--max-examples", "--resume"):
         assert name in out
+
+
+@pytest.mark.skipif(model_utils.cuda_available(), reason="CPU behaviour")
+def test_padding_resolution_on_cpu():
+    assert model_utils.resolve_padding("auto") == "longest"  # SDPA + flattened rows = quadratic in batch length
+    assert model_utils.resolve_padding("free") == "free"
+    with pytest.raises(ConfigError, match="train.padding"):
+        model_utils.resolve_padding("max")

@@ -26,7 +26,8 @@ def prepared_trainer(base_dir, task, rows, tmp_path, padding_free=True):
     write_jsonl(path, rows)
     tokenizer = model_utils.load_tokenizer(str(base_dir))
     loaded = load_examples(path, task, tokenizer, 512)
-    args = sft_config(TrainSettings(max_seq_len=512, padding_free=padding_free), tmp_path / "ck", False, "float32", False)
+    padding = "free" if padding_free else "longest"
+    args = sft_config(TrainSettings(max_seq_len=512, padding=padding), tmp_path / "ck", False, "float32", False, padding)
     trainer = SFTTrainer(
         model=model_utils.load_causal_lm(str(base_dir), "float32", False),
         args=args,

@@ -79,13 +79,12 @@ class TrainSettings:
         metadata=flag("--fp16", "train in fp16 instead of bf16 (GPU)", action="store_const", const="fp16"),
     )
     max_examples: int = field(default=0, metadata=flag("--max-examples", "use at most N training rows (0 = all)"))
-    padding_free: bool = field(
-        default=True,
+    padding: str = field(
+        default="auto",
         metadata=flag(
-            "--pad-batches",
-            "pad each batch to its longest row instead of padding-free batches (flattened rows, no pad tokens)",
-            action="store_const",
-            const=False,
+            "--padding",
+            "batching: 'free' (rows flattened, no pad tokens; needs FlashAttention to pay off), 'longest' (length-grouped "
+            "batches padded to their longest row) or 'auto' (free with CUDA + flash-attn, else longest)",
         ),
     )
     logging_steps: int = field(default=10, metadata=flag("--logging-steps", "log loss/accuracy every N steps"))
@@ -122,6 +121,7 @@ class TinyLMSettings:
     intermediate_size: int = field(default=512, metadata=flag("--intermediate-size", "MLP width"))
     max_position_embeddings: int = field(default=1024, metadata=flag("--max-positions", "longest sequence the model accepts"))
     block_size: int = field(default=256, metadata=flag("--block-size", "pretraining sequence length (texts are concatenated and chunked)"))
+    chat_docs: int = field(default=4000, metadata=flag("--chat-docs", "self-supervised chat turns mixed into pretraining (0 = none)"))
     epochs: float = field(default=2.0, metadata=flag("--pretrain-epochs", "pretraining epochs over the unlabeled corpus"))
     max_steps: int = field(default=0, metadata=flag("--pretrain-max-steps", "stop pretraining after N steps (0 = no cap)"))
     batch_size: int = field(default=16, metadata=flag("--pretrain-batch-size", "pretraining batch size (blocks)"))

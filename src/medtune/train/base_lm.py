@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import logging
 import math
+import random
+import re
 import time
 from pathlib import Path
 from typing import Iterable, Iterator
@@ -93,9 +95,52 @@ def fixed_prompt_texts() -> list[str]:
         prompts.CHEM_NER_SYSTEM_PROMPT,
         prompts.QA_SAFETY_SYSTEM_PROMPT,
         prompts.QA_REFUSAL,
+        WARMUP_QUESTION,
         *prompts.RERANKER_LABELS,
         *prompts.COT_VERDICTS,
     ]
+
+
+# ---- chat warm-up ---------------------------------------------------------------------------------------------
+
+WARMUP_QUESTION = 'Does the text mention "{word}"? Answer Yes or No.'
+_SENTENCE_END = re.compile(r"(?<=[.;!?])\s+")
+_WORD = re.compile(r"[A-Za-z][A-Za-z0-9-]{3,}")
+
+
+def chat_warmup_conversations(texts: list[str], n: int, seed: int) -> list[list[dict]]:
+    """Self-supervised chat turns made from the unlabeled sentences: 'Does the text mention "W"?' -> Yes/No.
+
+    The stand-in base plays the part of an instruction-tuned model (gemma-2-2b-it, phi-4), which already knows the
+    chat format and answers Yes/No. Without this, the answer tokens never occur in pretraining, their embeddings
+    stay near their random init, and a LoRA adapter (which cannot touch embeddings) caps P(answer) far below 1.
+    The question is about the literal words of a sentence (W from the sentence or from elsewhere in the corpus):
+    no task label is used."""
+    rng = random.Random(seed)
+    sentences = sorted({s.strip() for t in texts for s in _SENTENCE_END.split(t) if 20 <= len(s.strip()) <= 240})
+    if not sentences or n <= 0:
+        return []
+    words = sorted({w for s in sentences for w in _WORD.findall(s)})
+    conversations = []
+    for _ in range(n):
+        sentence = rng.choice(sentences)
+        present = _WORD.findall(sentence)
+        if present and rng.random() < 0.5:
+            word, answer = rng.choice(present), "Yes"
+        else:
+            word = rng.choice(words)
+            for _ in range(20):  # a word the sentence does not contain (case-insensitive)
+                if word.lower() not in sentence.lower():
+                    break
+                word = rng.choice(words)
+            else:
+                continue
+            answer = "No"
+        conversations.append([
+            {"role": "user", "content": f"{WARMUP_QUESTION.format(word=word)}\n\nText: {sentence}"},
+            {"role": "assistant", "content": answer},
+        ])
+    return conversations
 
 
 # ---- tokenizer ----------------------------------------------------------------------------------------------
@@ -162,12 +207,14 @@ def build_model(tokenizer, settings: TinyLMSettings, seed: int):
     return model
 
 
-def pretraining_blocks(texts: list[str], tokenizer, block_size: int) -> list[list[int]]:
-    """Causal-LM blocks the standard HF way (`group_texts`): BOS text EOS, concatenated, cut into equal blocks."""
-    stream: list[int] = []
-    encoded = tokenizer(texts, add_special_tokens=False)["input_ids"]
-    for ids in encoded:
-        stream += [tokenizer.bos_token_id, *ids, tokenizer.eos_token_id]
+def pretraining_blocks(texts: list[str], conversations: list[list[dict]], tokenizer, block_size: int, seed: int) -> list[list[int]]:
+    """Causal-LM blocks the standard HF way (`group_texts`): documents (BOS text EOS, or a rendered chat) in a
+    seeded random order, concatenated, cut into equal blocks."""
+    documents = [[tokenizer.bos_token_id, *ids, tokenizer.eos_token_id]
+                 for ids in tokenizer(texts, add_special_tokens=False)["input_ids"]]
+    documents += [tokenizer.apply_chat_template(c, tokenize=True, return_dict=True)["input_ids"] for c in conversations]
+    random.Random(seed).shuffle(documents)
+    stream = [token for document in documents for token in document]
     n_blocks = len(stream) // block_size
     if n_blocks == 0:
         raise InputError(f"pretraining corpus has {len(stream)} tokens, fewer than one block of {block_size}")
@@ -231,10 +278,11 @@ def build_base(
     texts = corpus_texts(split_dir, tasks)
     tokenizer = train_tokenizer(texts, settings.vocab_size)
     model = build_model(tokenizer, settings, seed)
-    blocks = pretraining_blocks(texts, tokenizer, settings.block_size)
+    conversations = chat_warmup_conversations(texts, settings.chat_docs, seed)
+    blocks = pretraining_blocks(texts, conversations, tokenizer, settings.block_size, seed)
     n_params = sum(p.numel() for p in model.parameters())
-    log.info("tiny-lm: %d texts, vocab %d, %.2f M parameters, %d blocks of %d tokens",
-             len(texts), len(tokenizer), n_params / 1e6, len(blocks), settings.block_size)
+    log.info("tiny-lm: %d texts + %d chat warm-up turns, vocab %d, %.2f M parameters, %d blocks of %d tokens",
+             len(texts), len(conversations), len(tokenizer), n_params / 1e6, len(blocks), settings.block_size)
     output_dir = Path(output_dir)
     with atomic_path(output_dir, is_dir=True) as tmp:
         stats = pretrain(model, tokenizer, blocks, settings, seed, tmp / "_trainer")
@@ -243,6 +291,7 @@ def build_base(
         tokenizer.save_pretrained(tmp)
     return {
         "corpus_texts": len(texts),
+        "chat_warmup_turns": len(conversations),
         "corpus_tokens": len(blocks) * settings.block_size,
         "vocab_size": len(tokenizer),
         "parameters": n_params,

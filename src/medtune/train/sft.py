@@ -101,7 +101,7 @@ def prepare_checkpoints(ckpt_dir: Path, fingerprint: str, resume: bool) -> str |
     return None
 
 
-def sft_config(train: TrainSettings, ckpt_dir: Path, evaluating: bool, dtype: str, load_in_4bit: bool):
+def sft_config(train: TrainSettings, ckpt_dir: Path, evaluating: bool, dtype: str, load_in_4bit: bool, padding: str = "longest"):
     from trl import SFTConfig
 
     on_gpu = model_utils.cuda_available()
@@ -135,9 +135,11 @@ def sft_config(train: TrainSettings, ckpt_dir: Path, evaluating: bool, dtype: st
         # Loss on the completion only: prompt tokens get label -100 (TRL prompt-completion format).
         completion_only_loss=True,
         # Rows are already fitted to max_seq_len (cut in the patient text, never in the prompt header), so TRL's
-        # own keep-start truncation is off; padding-free batches concatenate rows with no pad tokens at all.
+        # own keep-start truncation is off. Padding: see models.resolve_padding (free = flattened rows, no pad
+        # tokens; longest = length-grouped batches, padded only to their longest row).
         max_length=None,
-        padding_free=train.padding_free,
+        padding_free=padding == "free",
+        train_sampling_strategy="random" if padding == "free" else "group_by_length",
         seed=train.seed,
         data_seed=train.seed,
         full_determinism=True,
@@ -172,6 +174,7 @@ def train_sft(
     validate_schedule(train, evaluating)
     dtype = model_utils.resolve_dtype(train.dtype)
     load_in_4bit = model_utils.resolve_load_in_4bit(train.load_in_4bit)
+    padding = model_utils.resolve_padding(train.padding)
     started = time.perf_counter()
 
     tokenizer = model_utils.load_tokenizer(run.base_model)
@@ -186,7 +189,7 @@ def train_sft(
     ckpt_dir = checkpoint_dir_for(output_dir)
     resume_from = prepare_checkpoints(ckpt_dir, run_fingerprint(task, run, lora, train), run.resume)
 
-    model = model_utils.load_causal_lm(run.base_model, dtype, load_in_4bit)
+    model = model_utils.load_causal_lm(run.base_model, dtype, load_in_4bit, padding)
     if load_in_4bit:
         from peft import prepare_model_for_kbit_training
 
@@ -198,7 +201,7 @@ def train_sft(
         callbacks.append(EarlyStoppingCallback(early_stopping_patience=train.early_stopping_patience))
     trainer = SFTTrainer(
         model=model,
-        args=sft_config(train, ckpt_dir, evaluating, dtype, load_in_4bit),
+        args=sft_config(train, ckpt_dir, evaluating, dtype, load_in_4bit, padding),
         train_dataset=Dataset.from_list([e.as_record() for e in train_set.examples]),
         eval_dataset=Dataset.from_list([e.as_record() for e in eval_set.examples]) if evaluating else None,
         processing_class=tokenizer,
@@ -213,6 +216,7 @@ def train_sft(
         "base_model": run.base_model,
         "load_in_4bit": load_in_4bit,
         "dtype": dtype,
+        "padding": padding,
         "lora_r": lora.r,
         "steps": trainer.state.global_step,
         "epochs": round(float(trainer.state.epoch or 0), 3),
