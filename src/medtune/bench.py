@@ -22,6 +22,7 @@ BENCHMARKS: dict[str, str] = {
     "clean": "medtune.data.bench_clean:bench_clean",
     "sft": "medtune.bench_sft:bench_sft",
     "ner": "medtune.bench_ner:bench_ner",
+    "nli": "medtune.bench_nli:bench_nli",
     "generation": "medtune.serve.bench_generation:bench_generation",
     "pipeline": "medtune.bench_pipeline:bench_pipeline",
 }

@@ -1,13 +1,16 @@
 """Validate, dedupe and quarantine one task's raw JSONL (the `clean` stage and `medtune validate`).
 
-Three phases, streaming throughout — rows are never held in memory, only two 64-bit hashes per valid row:
-1. parse: each byte range of each file is parsed into canonical JSON lines (a staging file) plus the
-   normalized input hash and label hash of every valid row; bad rows go straight to quarantine. Large
-   inputs are parsed by one worker process per core (the stage is CPU-bound on JSON and normalization).
-2. dedupe (vectorised with numpy over the hashes): the first row of each input is kept; a later row with
-   the same input and label is a duplicate; when an input appears with different labels, every row of
-   it is rejected as `conflict` — except same-label repeats of the first, which stay duplicates.
-3. write: the staging files are copied to the output in order, keeping only the rows phase 2 kept.
+Three phases; memory stays bounded however many rows come in (rows are never held, hashes go to disk):
+1. parse: each byte range of each file is parsed into canonical JSON lines (a staging file); every valid
+   row's normalized input hash, label hash and position are appended to one of B bucket files chosen by
+   the input hash; bad rows go straight to quarantine. Large inputs are parsed by one worker process per
+   core (the stage is CPU-bound on JSON and normalization).
+2. dedupe, one bucket at a time (all rows of an input share a bucket), vectorised with numpy: the first
+   row of each input is kept; a later row with the same input and label is a duplicate; when an input
+   appears with different labels, every row of it is rejected as `conflict` — except same-label repeats
+   of the first, which stay duplicates. Only the positions of dropped rows are remembered.
+3. write: the staging files are copied to the output in order, skipping the dropped rows.
+Peak memory is one bucket (~130k rows) plus the dropped positions, whatever the input size.
 """
 
 from __future__ import annotations
@@ -16,7 +19,6 @@ import multiprocessing
 import os
 import shutil
 import tempfile
-from array import array
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +31,11 @@ from medtune.io import InputError, atomic_path, iter_jsonl_lines
 from medtune.text import label_hash
 
 PARALLEL_MIN_BYTES = 32 << 20  # below this, worker start-up costs more than it saves
+BUCKET_BYTES = 64 << 20  # raw input per hash bucket (~130k rows of 500 bytes → 4 MB of records)
+_FLUSH_ROWS = 65_536  # hash records buffered per worker before they go to the bucket files
+_RECORD = np.dtype([("input", "<u8"), ("label", "<u8"), ("index", "<u8"), ("line", "<u4")])
+_CHUNK_SHIFT = 40  # record index = chunk number << 40 | row number within the chunk
+KEEP, DUPLICATE, CONFLICT = 0, 1, 2
 
 
 @dataclass
@@ -57,16 +64,15 @@ class CleanReport:
 
 @dataclass
 class _Chunk:
-    """Phase-1 result of one byte range: staged rows, their hashes and line numbers, quarantine lines."""
+    """Phase-1 result of one byte range."""
 
+    index: int
     source: str
-    staged: str
-    quarantine: str
-    input_hashes: bytes
-    label_hashes: bytes
-    lines: bytes  # line number (relative to the range start) of each staged row
+    staged: str  # canonical JSON, one line per valid row, in input order
+    quarantine: str  # quarantine records of parse failures (line numbers relative to the range start)
     line_count: int
     read: int
+    valid: int
     reasons: Counter
 
 
@@ -75,19 +81,42 @@ def _quarantine_record(source: str, line: int, reason: str, detail: str, raw: by
     return orjson.dumps(record) + b"\n"
 
 
-def _parse_range(task: str, source: str, start: int, end: int, entity_schema: str | None, workdir: str, index: int) -> _Chunk:
+class _BucketWriter:
+    """Buffers (input, label, index, line) records and appends them to per-bucket files."""
+
+    def __init__(self, workdir: str, chunk: int, buckets: int):
+        self.paths = [Path(workdir, f"bucket{b}.chunk{chunk}") for b in range(buckets)]
+        self.buckets = buckets
+        self.rows: list[tuple[int, int, int, int]] = []
+
+    def add(self, input_hash: int, label: int, index: int, line: int) -> None:
+        self.rows.append((input_hash, label, index, line))
+        if len(self.rows) >= _FLUSH_ROWS:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self.rows:
+            return
+        records = np.array(self.rows, dtype=_RECORD)
+        which = records["input"] % np.uint64(self.buckets)
+        for b in np.unique(which):
+            with self.paths[int(b)].open("ab") as fh:
+                records[which == b].tofile(fh)
+        self.rows.clear()
+
+
+def _parse_range(task: str, source: str, start: int, end: int, entity_schema: str | None, workdir: str, index: int, buckets: int) -> _Chunk:
     """Phase 1 for bytes [start, end) of `source` (both on line boundaries). Runs in a worker process."""
     parse = parser_for(task, entity_schema)
-    inputs, labels, lines = array("Q"), array("Q"), array("L")
     reasons: Counter = Counter()
     staged_path, quarantine_path = Path(workdir, f"{index}.rows"), Path(workdir, f"{index}.quarantine")
-    read = number = 0
+    hashes = _BucketWriter(workdir, index, buckets)
+    read = valid = number = 0
     with open(source, "rb") as fh, staged_path.open("wb") as staged, quarantine_path.open("wb") as quarantine:
         fh.seek(start)
         position = start
-        while position < end:
-            raw = fh.readline()
-            if not raw:
+        for raw in fh:  # iterating the file is several times faster than readline() calls
+            if position >= end:
                 break
             position += len(raw)
             number += 1
@@ -108,11 +137,11 @@ def _parse_range(task: str, source: str, start: int, end: int, entity_schema: st
                 reasons[exc.reason] += 1
                 quarantine.write(_quarantine_record(source, number, exc.reason, exc.detail, raw))
                 continue
-            inputs.append(parsed.input_hash)
-            labels.append(label_hash(parsed.label_key))
-            lines.append(number)
+            hashes.add(parsed.input_hash, label_hash(parsed.label_key), (index << _CHUNK_SHIFT) | valid, number)
+            valid += 1
             staged.write(orjson.dumps(parsed.row) + b"\n")
-    return _Chunk(source, str(staged_path), str(quarantine_path), inputs.tobytes(), labels.tobytes(), lines.tobytes(), number, read, reasons)
+    hashes.flush()
+    return _Chunk(index, source, str(staged_path), str(quarantine_path), number, read, valid, reasons)
 
 
 def _byte_ranges(path: Path, parts: int) -> list[tuple[int, int]]:
@@ -128,11 +157,11 @@ def _byte_ranges(path: Path, parts: int) -> list[tuple[int, int]]:
     return [(a, b) for a, b in zip(cuts, cuts[1:]) if b > a]
 
 
-def _parse_all(task: str, sources: list[Path], entity_schema: str | None, workdir: str, workers: int) -> list[_Chunk]:
+def _parse_all(task: str, sources: list[Path], entity_schema: str | None, workdir: str, workers: int, buckets: int) -> list[_Chunk]:
     jobs = []
     for source in sources:
         parts = workers if source.stat().st_size >= PARALLEL_MIN_BYTES else 1
-        jobs += [(task, str(source), a, b, entity_schema, workdir, len(jobs) + i) for i, (a, b) in enumerate(_byte_ranges(source, parts))]
+        jobs += [(task, str(source), a, b, entity_schema, workdir, len(jobs) + i, buckets) for i, (a, b) in enumerate(_byte_ranges(source, parts))]
     if workers > 1 and len(jobs) > 1:
         # fork: stage scripts have no __main__ guard, so spawn/forkserver would re-run them in each worker
         with multiprocessing.get_context("fork").Pool(workers) as pool:
@@ -140,27 +169,44 @@ def _parse_all(task: str, sources: list[Path], entity_schema: str | None, workdi
     return [_parse_range(*job) for job in jobs]
 
 
-def _dedupe(chunks: list[_Chunk]) -> tuple[np.ndarray, int, int]:
-    """Per staged row: 0 keep, 1 duplicate, 2 conflict (phase 2). Returns (status, duplicates, conflicts)."""
-    inputs = np.frombuffer(b"".join(c.input_hashes for c in chunks), dtype=np.uint64)
-    labels = np.frombuffer(b"".join(c.label_hashes for c in chunks), dtype=np.uint64)
-    status = np.zeros(len(inputs), dtype=np.int8)
-    if len(inputs) == 0:
-        return status, 0, 0
-    order = np.argsort(inputs, kind="stable")  # stable: file order inside each input group
-    sorted_inputs = inputs[order]
-    starts = np.flatnonzero(np.r_[True, sorted_inputs[1:] != sorted_inputs[:-1]])
+def _bucket_status(records: np.ndarray) -> np.ndarray:
+    """KEEP / DUPLICATE / CONFLICT per record; `records` are in input order (chunk, then row)."""
+    order = np.argsort(records["input"], kind="stable")  # stable: input order inside each input group
+    inputs, labels = records["input"][order], records["label"][order]
+    starts = np.flatnonzero(np.r_[True, inputs[1:] != inputs[:-1]])
     group_of = np.repeat(np.arange(len(starts)), np.diff(np.r_[starts, len(order)]))
-    first_label = labels[order[starts]][group_of]
-    same_as_first = labels[order] == first_label
-    conflicted_group = np.zeros(len(starts), dtype=bool)
-    np.logical_or.at(conflicted_group, group_of, ~same_as_first)
-    is_first = np.zeros(len(order), dtype=bool)
-    is_first[starts] = True
-    in_conflict = conflicted_group[group_of]
-    sorted_status = np.where(is_first, np.where(in_conflict, 2, 0), np.where(same_as_first, 1, 2)).astype(np.int8)
-    status[order] = sorted_status
-    return status, int((status == 1).sum()), int((status == 2).sum())
+    same_as_first = labels == labels[starts][group_of]
+    conflicted = np.zeros(len(starts), dtype=bool)
+    np.logical_or.at(conflicted, group_of, ~same_as_first)
+    first = np.zeros(len(order), dtype=bool)
+    first[starts] = True
+    status_sorted = np.where(first, np.where(conflicted[group_of], CONFLICT, KEEP), np.where(same_as_first, DUPLICATE, CONFLICT))
+    status = np.empty(len(order), dtype=np.int8)
+    status[order] = status_sorted
+    return status
+
+
+def _dedupe(workdir: str, chunks: list[_Chunk], buckets: int) -> tuple[dict[int, set[int]], list[tuple[int, int]], int, int]:
+    """Phase 2, bucket by bucket. Returns the dropped row numbers per chunk, the (chunk, line) of every
+    conflict, and the duplicate and conflict counts."""
+    dropped: dict[int, set[int]] = {}
+    conflicts: list[tuple[int, int]] = []
+    duplicates = 0
+    for b in range(buckets):
+        parts = [Path(workdir, f"bucket{b}.chunk{c.index}") for c in chunks]
+        parts = [np.fromfile(p, dtype=_RECORD) for p in parts if p.exists()]
+        if not parts:
+            continue
+        records = np.concatenate(parts)
+        status = _bucket_status(records)
+        for record, state in zip(records[status != KEEP], status[status != KEEP]):
+            chunk, row = int(record["index"]) >> _CHUNK_SHIFT, int(record["index"]) & ((1 << _CHUNK_SHIFT) - 1)
+            dropped.setdefault(chunk, set()).add(row)
+            if state == CONFLICT:
+                conflicts.append((chunk, int(record["line"])))
+            else:
+                duplicates += 1
+    return dropped, conflicts, duplicates, len(conflicts)
 
 
 def clean_files(
@@ -178,59 +224,58 @@ def clean_files(
         if not source.is_file():
             raise InputError(f"{source}: cannot read (no such file)")
     workers = workers or min(os.cpu_count() or 1, 8)
+    buckets = max(1, min(256, sum(s.stat().st_size for s in sources) // BUCKET_BYTES + 1))
     report = CleanReport(task)
     with tempfile.TemporaryDirectory(prefix="medtune-clean-") as workdir:
-        chunks = _parse_all(task, sources, entity_schema, workdir, workers)
-        status, report.duplicates, conflicts = _dedupe(chunks)
+        chunks = _parse_all(task, sources, entity_schema, workdir, workers, buckets)
+        dropped, conflicts, report.duplicates, n_conflicts = _dedupe(workdir, chunks, buckets)
         for chunk in chunks:
             report.read += chunk.read
             report.reasons.update(chunk.reasons)
-        if conflicts:
-            report.reasons["conflict"] += conflicts
+        if n_conflicts:
+            report.reasons["conflict"] += n_conflicts
         report.rejected = sum(report.reasons.values())
-        report.valid = int((status == 0).sum())
+        report.valid = sum(c.valid for c in chunks) - report.duplicates - n_conflicts
         with _atomic_or_null(output) as out_path, _atomic_or_null(quarantine) as q_path:
-            _write_outputs(chunks, status, out_path, q_path)
+            _write_outputs(chunks, dropped, conflicts, out_path, q_path)
     return report
 
 
-def _write_outputs(chunks: list[_Chunk], status: np.ndarray, out_path: Path | None, q_path: Path | None) -> None:
-    """Phase 3: kept rows in input order; quarantine = parse rejects, then conflicts (re-read raw)."""
-    offset = 0
-    line_base: dict[str, int] = {}
-    conflicts: list[tuple[str, int]] = []
-    out = out_path.open("wb") if out_path else None
-    qfh = q_path.open("wb") if q_path else None
-    try:
-        for chunk in chunks:
-            base = line_base.get(chunk.source, 0)
-            lines = np.frombuffer(chunk.lines, dtype=np.uint32 if array("L").itemsize == 4 else np.uint64)
-            chunk_status = status[offset : offset + len(lines)]
-            offset += len(lines)
-            if out:
+def _write_outputs(chunks: list[_Chunk], dropped: dict[int, set[int]], conflicts: list[tuple[int, int]],
+                   out_path: Path | None, q_path: Path | None) -> None:
+    """Phase 3: kept rows in input order; quarantine = parse rejects, then conflicts (raw lines re-read)."""
+    line_base: dict[int, int] = {}  # chunk → line number of its first line within its file
+    seen_lines: dict[str, int] = {}
+    for chunk in chunks:
+        line_base[chunk.index] = seen_lines.get(chunk.source, 0)
+        seen_lines[chunk.source] = line_base[chunk.index] + chunk.line_count
+    if out_path:
+        with out_path.open("wb") as out:
+            for chunk in chunks:
+                skip = dropped.get(chunk.index, set())
                 with open(chunk.staged, "rb") as staged:
-                    for row, state in zip(staged, chunk_status):
-                        if state == 0:
+                    if not skip:
+                        shutil.copyfileobj(staged, out)
+                        continue
+                    for row_number, row in enumerate(staged):
+                        if row_number not in skip:
                             out.write(row)
-            conflicts += [(chunk.source, base + int(n)) for n in lines[chunk_status == 2]]
-            if qfh:
+    if q_path:
+        by_index = {chunk.index: chunk for chunk in chunks}
+        with q_path.open("wb") as qfh:
+            for chunk in chunks:
+                base = line_base[chunk.index]
                 with open(chunk.quarantine, "rb") as part:
-                    if base:  # line numbers inside a later range are relative to its start
-                        for record in part:
-                            obj = orjson.loads(record)
-                            obj["line"] += base
-                            qfh.write(orjson.dumps(obj) + b"\n")
-                    else:
+                    if not base:
                         shutil.copyfileobj(part, qfh)
-            line_base[chunk.source] = base + chunk.line_count
-        if qfh:
-            for source, number, raw in _rows_at(conflicts):
+                        continue
+                    for record in part:  # line numbers inside a later range are relative to its start
+                        obj = orjson.loads(record)
+                        obj["line"] += base
+                        qfh.write(orjson.dumps(obj) + b"\n")
+            located = sorted((by_index[c].source, line_base[c] + line) for c, line in conflicts)
+            for source, number, raw in _rows_at(located):
                 qfh.write(_quarantine_record(source, number, "conflict", "the same input appears with another label", raw))
-    finally:
-        if out:
-            out.close()
-        if qfh:
-            qfh.close()
 
 
 def _rows_at(locations: list[tuple[str, int]]):

@@ -64,7 +64,7 @@ def join(sentences: list[Sentence]) -> Sentence:
 # Templates: (id, text). Holdout groups use only the `*_HOLDOUT` lists.
 T = dict[str, list[tuple[str, str]]]
 NOTE_TEMPLATES: T = {
-    "age": [("age1", "A {age}-year-old {sex} presents for trial screening."), ("age2", "{title} is a {age} year old {sex}."),
+    "age": [("age1", "A {age}-year-old {sex} presents for trial screening."), ("age2", "The patient is a {age} year old {sex}."),
             ("age3", "{age}-year-old {sex} referred by the oncology clinic.")],
     "no_age": [("noage1", "Adult {sex} seen in clinic.")],
     "cond_yes": [("cy1", "History of {cond}."), ("cy2", "Known {cond}, diagnosed {n} years ago."),
@@ -203,7 +203,7 @@ def note_sentences(rng: random.Random, p: Patient) -> list[tuple[tuple, Sentence
     templates = NOTE_TEMPLATES_HOLDOUT if p.holdout else NOTE_TEMPLATES
     pick = lambda kind: rng.choice(templates[kind])  # noqa: E731
     sex = (p.sex, None)
-    head = (fill(*pick("age"), {"age": (str(p.age), None), "sex": sex, "title": ("Ms." if p.sex == "woman" else "Mr.", None)})
+    head = (fill(*pick("age"), {"age": (str(p.age), None), "sex": sex})
             if p.age is not None else fill(*pick("no_age"), {"sex": sex}))
     body: list[tuple[tuple, Sentence]] = []
     for key, present in p.conditions.items():
