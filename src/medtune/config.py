@@ -231,7 +231,8 @@ def add_flags(parser: argparse.ArgumentParser, cls: type, group_title: str | Non
         if "action" not in extra:
             extra["type"] = _field_type(f)
             extra.setdefault("metavar", f.name.upper())
-        target.add_argument(meta["flag"], dest=dest, default=None, help=f"{meta['help']} (default: {f.default})", **extra)
+        shown = f" (default: {f.default})" if f.default not in ("", None) else ""  # an empty default says nothing
+        target.add_argument(meta["flag"], dest=dest, default=None, help=f"{meta['help']}{shown}", **extra)
 
 
 def flag_overrides(args: argparse.Namespace, cls: type) -> dict[str, Any]:

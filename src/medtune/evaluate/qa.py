@@ -148,6 +148,15 @@ def paired_deltas(ours: Judged, ref: Judged, ref_name: str, unsafe: np.ndarray, 
 # ---- reference systems ----------------------------------------------------------------------------------------------
 
 
+def qa_prompts(rows: Sequence[dict]) -> list[list[dict]]:
+    """The prompts the models answer, built by the training converter: the safety system prompt is exactly the one
+    the adapter learnt with (`prompts.qa_messages`)."""
+    from medtune.train.tasks import converter
+
+    to_example = converter("qa")
+    return [to_example(r).prompt for r in rows]
+
+
 def question(row: dict) -> str:
     return row["instruction"] + (f"\n\n{row['input']}" if row.get("input") else "")
 
@@ -200,7 +209,6 @@ def evaluate_qa(
 ) -> dict:
     """Generate answers with the fine-tuned adapter and the untuned base, score them and the references; flat dict."""
     from medtune.serve.generate import generate, load_for_inference
-    from medtune.train.tasks import converter
 
     settings = settings or QAEvalSettings()
     started = time.perf_counter()
@@ -212,9 +220,7 @@ def evaluate_qa(
     unsafe = gold_unsafe(test_rows, test_path)
     emergency = np.asarray([normalize(EMERGENCY_LINE) in normalize(r["response"]) for r in test_rows], dtype=bool)
     references = [r["response"] for r in test_rows]
-    # The training converter builds the prompts: the safety system prompt is exactly the one the adapter learnt with.
-    to_example = converter("qa")
-    conversations = [to_example(r).prompt for r in test_rows]
+    conversations = qa_prompts(test_rows)
 
     answers: dict[str, list[str]] = {}
     timings: dict[str, float] = {}
