@@ -120,3 +120,41 @@ def test_tokenizer_training_is_deterministic():
     texts = [r["patient_text"] for r in make_rows(10, seed=3)["reranker"]]
     a, b = train_tokenizer(texts, 400), train_tokenizer(texts, 400)
     assert a.get_vocab() == b.get_vocab()
+
+
+def test_chat_warmup_answers_follow_the_literal_text():
+    from medtune.train.base_lm import chat_warmup_conversations
+
+    texts = [r["patient_text"] for r in make_rows(10, seed=4)["reranker"]]
+    conversations = chat_warmup_conversations(texts, 200, seed=1)
+    assert len(conversations) > 150
+    answers = set()
+    for user, assistant in conversations:
+        word = user["content"].split('"')[1]
+        sentence = user["content"].split("Text: ", 1)[1]
+        assert (word.lower() in sentence.lower()) == (assistant["content"] == "Yes")
+        answers.add(assistant["content"])
+    assert answers == {"Yes", "No"}
+    assert chat_warmup_conversations(texts, 200, seed=1) == conversations  # seeded
+
+
+def test_tiny_lm_head_dim_must_suit_vllm():
+    from medtune.config import ConfigError, TinyLMSettings
+    from medtune.train.base_lm import build_model
+
+    tokenizer = train_tokenizer(["a b c"], 300)
+    with pytest.raises(ConfigError, match="head_dim.*>= 32"):
+        build_model(tokenizer, TinyLMSettings(hidden_size=96, num_heads=4), seed=0)
+
+
+def test_built_base_loads_with_plain_transformers(tmp_path):
+    from lm_fixtures import save_tiny_base
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    base = save_tiny_base(tmp_path)
+    assert (base / "model.safetensors").exists()
+    model = AutoModelForCausalLM.from_pretrained(str(base))
+    tokenizer = AutoTokenizer.from_pretrained(str(base))
+    assert model.config.head_dim >= 32 and model.config.model_type == "llama"
+    assert "{% generation %}" in tokenizer.chat_template
+    assert tokenizer.eos_token == "<|end|>" and model.generation_config.eos_token_id == tokenizer.eos_token_id

@@ -238,7 +238,7 @@ def train_sft(
             from medtune.train.scoring import reranker_accuracy
 
             scored = reranker_accuracy(trainer.model, tokenizer, read_jsonl(run.eval_data), train.max_seq_len)
-            metrics.update({f"eval_{k}": v for k, v in scored.items()})
+            metrics.update({"eval_accuracy": scored["accuracy"], "eval_majority_accuracy": scored["majority_accuracy"]})
 
     with atomic_path(output_dir, is_dir=True) as tmp:
         trainer.model.save_pretrained(tmp)
