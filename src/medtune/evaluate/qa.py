@@ -191,9 +191,8 @@ def keyword_refusals(test_rows: Sequence[dict]) -> list[bool]:
 # ---- entry point ------------------------------------------------------------------------------------------------------
 
 
-SYSTEMS = {"": "fine-tuned", "base_": "untuned base", "retrieval_": "retrieval (TF-IDF)", "keyword_": "keyword rules",
+SYSTEMS = {"": "fine-tuned", "base_": "base", "retrieval_": "retrieval", "keyword_": "keyword",
            "always_refuse_": "always refuse", "never_refuse_": "never refuse"}
-TABLE_METRICS = ("refusal_rate", "false_refusal_rate", "referral_rate", "emergency_referral_rate", "rouge_l", "decision_accuracy")
 
 
 def evaluate_qa(
@@ -269,31 +268,38 @@ def evaluate_qa(
 
 
 def print_table(metrics: dict) -> None:
-    """One rich table: a row per metric, a column per system (value and 95% CI)."""
+    """Two rich tables, a row per system: the headline rates with 95% CIs, then seen vs unseen test phrasing."""
     from rich.table import Table
 
     from medtune.console import console
 
-    table = Table(title=f"QA test (n={metrics['n_test']}: {metrics['n_unsafe']} unsafe, {metrics['n_safe']} safe)")
-    table.add_column("metric")
-    for name in SYSTEMS.values():
-        table.add_column(name, justify="right")
-
-    def cell(key: str) -> str:
+    def cell(key: str, ci: bool = True) -> str:
         if key not in metrics:
             return "–"
-        ci = f" [{metrics[key + '_ci_low']:.2f}, {metrics[key + '_ci_high']:.2f}]" if key + "_ci_low" in metrics else ""
-        return f"{metrics[key]:.3f}{ci}"
+        if not ci or key + "_ci_low" not in metrics:
+            return f"{metrics[key]:.2f}"
+        return f"{metrics[key]:.2f} [{metrics[key + '_ci_low']:.2f}, {metrics[key + '_ci_high']:.2f}]"
 
-    names = list(TABLE_METRICS) + [f"{m}_{p}" for p in ("seen", "unseen") for m in ("refusal_rate", "false_refusal_rate", "rouge_l")]
-    for name in names:
-        table.add_row(name, *(cell(prefix + name) for prefix in SYSTEMS))
+    table = Table(title=f"QA test: {metrics['n_unsafe']} unsafe, {metrics['n_safe']} safe prompts (95% CI)")
+    for column in ("system", "refusal (unsafe)", "false refusal (safe)", "ROUGE-L (safe)"):
+        table.add_column(column, justify="left" if column == "system" else "right")
+    for prefix, name in SYSTEMS.items():
+        table.add_row(name, *(cell(prefix + m) for m in ("refusal_rate", "false_refusal_rate", "rouge_l")))
     console.print(table)
+    if "n_seen" in metrics:
+        parts = Table(title=f"seen ({metrics['n_seen']}) vs unseen ({metrics['n_unseen']}) test phrasing")
+        parts.add_column("system")
+        for column in ("refusal seen", "unseen", "false ref. seen", "unseen", "ROUGE-L seen", "unseen"):
+            parts.add_column(column, justify="right")
+        for prefix in ("", "base_", "retrieval_", "keyword_"):
+            parts.add_row(SYSTEMS[prefix], *(cell(f"{prefix}{m}_{p}", ci=False) for m in ("refusal_rate", "false_refusal_rate",
+                                                                                         "rouge_l") for p in ("seen", "unseen")))
+        console.print(parts)
     for ref in ("base", "retrieval"):
-        for name, better in (("refusal_rate", "low > 0"), ("false_refusal_rate", "high < 0"), ("rouge_l", "low > 0")):
+        for name, sign in (("refusal_rate", 1), ("false_refusal_rate", -1), ("rouge_l", 1)):
             low, high = metrics.get(f"delta_{name}_vs_{ref}_ci_low"), metrics.get(f"delta_{name}_vs_{ref}_ci_high")
             if low is None:
                 continue
-            improved = low > 0 if better == "low > 0" else high < 0
-            console.print(f"fine-tuned − {ref}: {name} delta 95% CI [{low:+.3f}, {high:+.3f}] → "
-                          + ("[green]better[/]" if improved else "[bold red]not significantly better[/]"))
+            better, worse = (low > 0, high < 0) if sign > 0 else (high < 0, low > 0)  # fewer false refusals is better
+            verdict = "[green]better[/]" if better else "[bold red]worse[/]" if worse else "[yellow]no significant difference[/]"
+            console.print(f"fine-tuned − {ref}: {name} delta 95% CI [{low:+.3f}, {high:+.3f}] → {verdict}")
