@@ -208,7 +208,12 @@ def test_session_history_and_reset(tiny):
     assert [m["role"] for m in session.messages_for("next?")] == ["system", "user", "assistant", "user"]
     session.reset()
     assert session.messages_for("next?") == prompts.qa_messages("next?")
-    tight = ChatSession(model, tok, max_new_tokens=model.config.max_position_embeddings - 80)
-    for question in QUESTIONS * 3:  # a small context: old turns must go, the session keeps answering
-        tight.ask(question)
-        assert len(tight.history) <= 4
+    # a small context: the session drops old exchanges by itself, keeps the newest and the system prompt
+    from medtune.serve.generate import prompt_ids
+
+    exchange = [{"role": "user", "content": QUESTIONS[1]}, {"role": "assistant", "content": "An answer. " * 5}]
+    room = len(prompt_ids(tok, build_messages(exchange, QUESTIONS[0]))) + 2
+    tight = ChatSession(model, tok, max_new_tokens=model.config.max_position_embeddings - room)
+    tight.history = exchange * 3
+    messages = tight.messages_for(QUESTIONS[0])
+    assert tight.history == exchange and messages == build_messages(exchange, QUESTIONS[0])
