@@ -158,3 +158,11 @@ def test_built_base_loads_with_plain_transformers(tmp_path):
     assert model.config.head_dim >= 32 and model.config.model_type == "llama"
     assert "{% generation %}" in tokenizer.chat_template
     assert tokenizer.eos_token == "<|end|>" and model.generation_config.eos_token_id == tokenizer.eos_token_id
+
+
+def test_build_base_is_deterministic(tmp_path):
+    from lm_fixtures import save_tiny_base
+
+    first, second = save_tiny_base(tmp_path / "a", pretrain_steps=2), save_tiny_base(tmp_path / "b", pretrain_steps=2)
+    assert (first / "tokenizer.json").read_bytes() == (second / "tokenizer.json").read_bytes()
+    assert (first / "model.safetensors").read_bytes() == (second / "model.safetensors").read_bytes()

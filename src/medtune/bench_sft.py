@@ -42,8 +42,8 @@ def _real_tokens(tokenizer, examples) -> int:
     return sum(chat_length(tokenizer, e.prompt + e.completion) for e in examples)
 
 
-def run_ours(base: str, lora, train, steps: int) -> dict:
-    """The path `train_sft` takes: TRL SFTTrainer, prompt-completion rows, padding-free batches."""
+def run_ours(base: str, lora, train, steps: int, padding: str | None = None) -> dict:
+    """The path `train_sft` takes: TRL SFTTrainer, prompt-completion rows, `train.padding` batching."""
     from datasets import Dataset
     from transformers.trainer_callback import PrinterCallback
     from trl import SFTTrainer
@@ -52,7 +52,7 @@ def run_ours(base: str, lora, train, steps: int) -> dict:
     from medtune.train.sft import sft_config
 
     tokenizer, examples = _examples(base, train.max_seq_len, steps * train.batch_size)
-    padding = model_utils.resolve_padding(train.padding)
+    padding = padding or model_utils.resolve_padding(train.padding)
     args = sft_config(train, Path(os.environ.get("TMPDIR", "/tmp")) / "medtune-bench-sft", False, "float32", False, padding)
     args.max_steps, args.save_strategy, args.logging_steps = steps, "no", steps
     trainer = SFTTrainer(
@@ -135,9 +135,11 @@ def bench_sft(steps: int = STEPS) -> dict:
     base, lora, train = _settings()
     ours = _subprocess("ours", steps)
     baseline = _subprocess("baseline", steps)
+    free = _subprocess("free", steps)  # for the record: why `auto` is not padding-free without FlashAttention
     return {
         "sft_tokens_per_second": ours["tokens_per_second"],
         "sft_baseline_tokens_per_second": baseline["tokens_per_second"],
+        "sft_padding_free_tokens_per_second": free["tokens_per_second"],
         "sft_speedup": round(ours["tokens_per_second"] / baseline["tokens_per_second"], 2),
         "sft_speedup_target": TARGET_RATIO,
         "sft_peak_rss_mib": ours["peak_rss_mib"],
@@ -153,7 +155,7 @@ def bench_sft(steps: int = STEPS) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--variant", choices=("ours", "baseline"), help="run one variant (used by the subprocesses)")
+    parser.add_argument("--variant", choices=("ours", "baseline", "free"), help="run one variant (used by the subprocesses)")
     parser.add_argument("--steps", type=int, default=STEPS)
     args = parser.parse_args()
     from medtune.train.callbacks import quiet_library_output
@@ -162,7 +164,10 @@ def main() -> None:
         if args.variant:
             quiet_library_output()
             base, lora, train = _settings()
-            result = (run_ours if args.variant == "ours" else run_baseline)(base, lora, train, args.steps)
+            if args.variant == "baseline":
+                result = run_baseline(base, lora, train, args.steps)
+            else:
+                result = run_ours(base, lora, train, args.steps, padding="free" if args.variant == "free" else None)
         else:
             result = bench_sft(args.steps)
     except (ConfigError, InputError) as exc:

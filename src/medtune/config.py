@@ -46,14 +46,6 @@ class LoraSettings:
             "'all-linear', 'auto' (peft's built-in mapping) or a comma-separated suffix list such as q_proj,v_proj",
         ),
     )
-    modules_to_save: str = field(
-        default="",
-        metadata=flag(
-            "--modules-to-save",
-            "comma-separated modules trained in full and saved with the adapter, e.g. lm_head when the base's output "
-            "embeddings barely know the answer tokens (peft modules_to_save; tied embeddings stay tied)",
-        ),
-    )
 
 
 @dataclass
@@ -239,7 +231,7 @@ def add_flags(parser: argparse.ArgumentParser, cls: type, group_title: str | Non
         if "action" not in extra:
             extra["type"] = _field_type(f)
             extra.setdefault("metavar", f.name.upper())
-        shown = f" (default: {f.default})" if f.default not in ("", None) else ""  # an empty default says nothing
+        shown = "" if f.default in ("", False) else f" (default: {f.default})"
         target.add_argument(meta["flag"], dest=dest, default=None, help=f"{meta['help']}{shown}", **extra)
 
 

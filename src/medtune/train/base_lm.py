@@ -227,7 +227,7 @@ def pretrain(model, tokenizer, blocks: list[list[int]], settings: TinyLMSettings
     from transformers import DataCollatorForLanguageModeling, Trainer, TrainingArguments
     from transformers.trainer_callback import PrinterCallback
 
-    from medtune.train.callbacks import RichProgressCallback
+    from medtune.train.progress import RichProgressCallback
 
     args = TrainingArguments(
         output_dir=str(work_dir),
@@ -244,6 +244,7 @@ def pretrain(model, tokenizer, blocks: list[list[int]], settings: TinyLMSettings
         disable_tqdm=True,
         seed=seed,
         data_seed=seed,
+        full_determinism=True,
         dataloader_num_workers=0,
         use_cpu=not torch.cuda.is_available(),
     )

@@ -1,8 +1,8 @@
-"""Trainer callbacks: a rich progress bar in the terminal and dvclive training curves.
+"""Trainer callbacks: dvclive training curves and eval log lines (the rich bar is `medtune.train.progress`).
 
-Both are hand-written small `TrainerCallback`s on purpose: transformers' own dvclive integration creates
-`Live()` with its defaults, which rewrite `dvc.yaml` inside a DVC repo (FACTS.md); and its tqdm bar / printer
-callbacks print raw dicts to stdout, which must stay machine-readable.
+Hand-written small `TrainerCallback`s on purpose: transformers' own dvclive integration creates `Live()` with its
+defaults, which rewrite `dvc.yaml` inside a DVC repo (FACTS.md); and its printer callback prints raw dicts to
+stdout, which must stay machine-readable.
 """
 
 from __future__ import annotations
@@ -11,8 +11,6 @@ import logging
 from pathlib import Path
 
 from transformers import TrainerCallback
-
-from medtune.console import progress
 
 log = logging.getLogger(__name__)
 
@@ -26,36 +24,18 @@ LIVE_NAMES = {
 }
 
 
-class RichProgressCallback(TrainerCallback):
-    """One progress bar over optimizer steps; the latest loss in its description; eval results as log lines."""
+class EvalLogCallback(TrainerCallback):
+    """One log line per evaluation (the progress bar, `medtune.train.progress`, shows the training loss)."""
 
     def __init__(self, description: str):
         self.description = description
-        self._progress = None
-        self._task = None
-
-    def on_train_begin(self, args, state, control, **kwargs):
-        self._progress = progress()
-        self._progress.start()
-        self._task = self._progress.add_task(self.description, total=state.max_steps, completed=state.global_step)
-
-    def on_step_end(self, args, state, control, **kwargs):
-        if self._progress is not None:
-            self._progress.update(self._task, completed=state.global_step)
 
     def on_log(self, args, state, control, logs=None, **kwargs):
         logs = logs or {}
-        if self._progress is not None and "loss" in logs:
-            self._progress.update(self._task, description=f"{self.description} loss {logs['loss']:.3f}")
         if "eval_loss" in logs:
             accuracy = logs.get("eval_mean_token_accuracy")
             extra = f", token accuracy {accuracy:.3f}" if accuracy is not None else ""
             log.info("%s step %d: eval loss %.4f%s", self.description, state.global_step, logs["eval_loss"], extra)
-
-    def on_train_end(self, args, state, control, **kwargs):
-        if self._progress is not None:
-            self._progress.stop()
-            self._progress = None
 
 
 class DvcLiveCallback(TrainerCallback):

@@ -75,18 +75,18 @@ def resolve_padding(setting: str) -> str:
 
 
 def check_model_path(name_or_path: str) -> str:
-    """A local directory must exist; a hub id needs the network. Fail here, before libraries retry the hub."""
-    path = Path(name_or_path)
-    if path.is_dir():
-        if not (path / "config.json").exists():
-            raise ConfigError(f"{path}: not a model directory (no config.json)")
-        return str(path)
-    looks_local = name_or_path.startswith((".", "/", "~")) or name_or_path.startswith("models/") or name_or_path.count("/") != 1
-    if looks_local:
-        raise ConfigError(f"base model {name_or_path!r}: directory not found (build it with `medtune build-base` / `dvc repro build-base`)")
+    """`medtune.models.resolve_model_path` (pypi wheels, local dirs, path-like strings that must exist) plus what a
+    causal-LM base needs: a config.json, and a network for a hub id. Fail here, before libraries retry the hub."""
+    from medtune.models import resolve_model_path
+
+    resolved = resolve_model_path(name_or_path)
+    if Path(resolved).is_dir():
+        if not (Path(resolved) / "config.json").exists():
+            raise ConfigError(f"{resolved}: not a model directory (no config.json)")
+        return resolved
     if os.environ.get("HF_HUB_OFFLINE") == "1":
         raise ConfigError(f"base model {name_or_path!r} is a hub id but HF_HUB_OFFLINE=1: download it first or point models.* at a local copy")
-    return name_or_path
+    return resolved
 
 
 def load_tokenizer(name_or_path: str):

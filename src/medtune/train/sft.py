@@ -165,7 +165,8 @@ def train_sft(
     from transformers.trainer_callback import PrinterCallback
     from trl import SFTTrainer
 
-    from medtune.train.callbacks import DvcLiveCallback, RichProgressCallback, quiet_library_output
+    from medtune.train.callbacks import DvcLiveCallback, EvalLogCallback, quiet_library_output
+    from medtune.train.progress import RichProgressCallback
 
     quiet_library_output()
     if not run.train_data or not run.base_model or not run.output_dir:
@@ -194,7 +195,7 @@ def train_sft(
         from peft import prepare_model_for_kbit_training
 
         model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=model_utils.cuda_available())
-    callbacks = [RichProgressCallback(f"train {task}")]
+    callbacks = [RichProgressCallback(f"train {task}"), EvalLogCallback(f"train {task}")]
     if live_dir:
         callbacks.append(DvcLiveCallback(live_dir, resume=resume_from is not None))
     if evaluating and train.early_stopping_patience:
