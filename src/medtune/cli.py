@@ -20,6 +20,7 @@ COMMAND_MODULES = (
     "medtune.train.commands",
     "medtune.evaluate.commands",
     "medtune.serve.commands",
+    "medtune.ner.commands",
     "medtune.bench",
 )
 

@@ -334,12 +334,29 @@ def _relations(value: Any, text: str) -> list[dict]:
     return out
 
 
-def _structures(value: Any) -> list[dict]:
+def _structures(value: Any, text: str) -> list[dict]:
+    """GLiNER2 json_structures: [{name: {field: value}}]. Extraction can only return text from the input, so a
+    field value (a string, a list of strings or a {text, start, end} span; choice fields excepted) must occur
+    in the text, case-insensitively as GLiNER2's own validator checks — its trainer would otherwise drop it
+    with a printed warning."""
     if value is None:
         return []
     items = [value] if isinstance(value, dict) else value
     if not isinstance(items, list) or not all(isinstance(s, dict) for s in items):
         raise RowError("bad_type", "json_structures/structures must be an object or a list of objects")
+    lowered = text.lower()
+    for item in items:
+        for name, fields in item.items():
+            if not isinstance(fields, dict):
+                raise RowError("bad_type", f"structure {name!r} must map field -> value")
+            for field_name, field_value in fields.items():
+                if isinstance(field_value, dict) and {"value", "choices"} <= set(field_value):
+                    continue
+                values = field_value if isinstance(field_value, list) else [field_value]
+                for v in values:
+                    surface = v.get("text") if isinstance(v, dict) else v
+                    if surface is not None and (not isinstance(surface, str) or surface.lower() not in lowered):
+                        raise RowError("span_text_mismatch", f"structure {name}.{field_name} value {surface!r} does not occur in the text")
     return items
 
 
@@ -379,7 +396,7 @@ def parse_ner(obj: dict, allowed: dict[str, str] | None = None) -> Parsed:
         "text": text,
         "entities": entities,
         "relations": _relations(payload.get("relations"), text),
-        "structures": _structures(payload.get("json_structures", payload.get("structures"))),
+        "structures": _structures(payload.get("json_structures", payload.get("structures")), text),
         "descriptions": descriptions if isinstance(descriptions, dict) else {},
     }
     if payload.get("json_descriptions"):

@@ -77,7 +77,7 @@ def generate_cot(rng: random.Random, n: int, holdout_fraction: float, instruct_s
 
 # ---- ner -------------------------------------------------------------------------------------------------------------
 
-STRUCTURE_TEMPLATES = [("st1", "Trial requires ECOG {ecog}."), ("st2", "Eligible patients have an ECOG performance status of {ecog}.")]
+STRUCTURE_TEMPLATES = [("st1", "Trial requires ECOG {ecog}."), ("st2", "Eligible patients have an ECOG {ecog} performance status.")]
 STRUCTURE_TEMPLATES_HOLDOUT = [("h_st1", "Performance status must be ECOG {ecog}.")]
 TARGET_TEMPLATES = [("tg1", "{drug} targets {gene}."), ("tg2", "Started {drug}, an inhibitor of {gene}.")]
 TARGET_TEMPLATES_HOLDOUT = [("h_tg1", "{gene}-directed therapy with {drug} was begun.")]

@@ -113,6 +113,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     tasks = train.add_subparsers(dest="task", metavar="TASK", required=True)
     for task in SFT_TASKS:
         add_sft_task_parser(tasks, task)
+    # The encoder tasks own their flags; their modules import torch/gliner2 only when the command runs.
+    from medtune.ner.commands import add_ner_train_parser
+    from medtune.train.nli import add_nli_train_parser
+
+    add_ner_train_parser(tasks)
+    add_nli_train_parser(tasks)
 
     merge = subparsers.add_parser(
         "merge",

@@ -1,0 +1,1 @@
+"""GLiNER2 entity extraction: base building, training, saving/reloading, inference (seed 000's `ner`)."""
