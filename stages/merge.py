@@ -1,10 +1,10 @@
 """Stage merge: each causal-LM adapter merged into its base -> models/<task>/merged, checks in metrics/merge.json.
 
-Reads params `merge`, `models.cot`, `models.reranker`."""
+Reads params `merge`, `models.<task>` of every chat task (cot, reranker, endpoints, chem_ner)."""
 
 import dataclasses
 
-from medtune.config import MergeSettings, from_mapping, load_params, section
+from medtune.config import MergeSettings, from_mapping, load_params, params_key, section
 from medtune.console import setup_logging
 from medtune.io import write_json
 from medtune.train.callbacks import quiet_library_output
@@ -20,11 +20,11 @@ def main() -> None:
     metrics = {}
     for task in SFT_TASKS:
         task_settings = dataclasses.replace(
-            settings, base_model=str(section(params, f"models.{task}")), adapter=f"models/{task}/adapter",
+            settings, base_model=str(section(params, f"models.{params_key(task)}")), adapter=f"models/{task}/adapter",
             output_dir=f"models/{task}/merged",
         )
         result = merge_adapter(task_settings)
-        metrics.update({f"{task}_{k}": v for k, v in result.items() if k in ("max_abs_logit_diff", "adapter_max_logit_effect", "dtype")})
+        metrics.update({f"{params_key(task)}_{k}": v for k, v in result.items() if k in ("max_abs_logit_diff", "adapter_max_logit_effect", "dtype")})
     write_json("metrics/merge.json", metrics)
 
 

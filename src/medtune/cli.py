@@ -20,6 +20,7 @@ COMMAND_MODULES = (
     "medtune.train.commands",
     "medtune.evaluate.commands",
     "medtune.serve.commands",
+    "medtune.serve.predict",
     "medtune.ner.commands",
     "medtune.bench",
 )

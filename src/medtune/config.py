@@ -134,6 +134,7 @@ class TinyLMSettings:
     max_steps: int = field(default=0, metadata=flag("--pretrain-max-steps", "stop pretraining after N steps (0 = no cap)"))
     batch_size: int = field(default=16, metadata=flag("--pretrain-batch-size", "pretraining batch size (blocks)"))
     learning_rate: float = field(default=2e-3, metadata=flag("--pretrain-learning-rate", "pretraining peak learning rate"))
+    json_docs: int = field(default=400, metadata=flag("--json-docs", "label-free seed-001-shaped JSON documents mixed into pretraining (0 = none)"))
 
 
 @dataclass
@@ -147,10 +148,16 @@ class MergeSettings:
     output_dir: str = field(default="", metadata=flag("--output-dir", "where the merged model is written (default: <adapter>/../merged)"))
 
 
+def params_key(task: str) -> str:
+    """The params.yaml block (and `models.*` key) of a task: `chem-ner` -> `chem_ner`, so `-S chem_ner.train.epochs=2`
+    needs no quoting; data folders keep the task name (`data/split/chem-ner`)."""
+    return task.replace("-", "_")
+
+
 def sft_settings(params: Mapping[str, Any], task: str) -> tuple[LoraSettings, TrainSettings]:
     """`task_settings` plus the top-level `seed` unless the train block sets its own: used by stages and CLI alike."""
     lora, train = task_settings(params, task)
-    explicit_seed = "seed" in (params.get("train") or {}) or "seed" in ((params.get(task) or {}).get("train") or {})
+    explicit_seed = "seed" in (params.get("train") or {}) or "seed" in ((params.get(params_key(task)) or {}).get("train") or {})
     if "seed" in params and not explicit_seed:
         train = from_mapping(TrainSettings, {**dataclasses.asdict(train), "seed": params["seed"]}, where="seed")
     return lora, train
@@ -218,9 +225,10 @@ def section(params: Mapping[str, Any], dotted: str, default: Any = dataclasses.M
 
 def task_settings(params: Mapping[str, Any], task: str) -> tuple[LoraSettings, TrainSettings]:
     """LoRA and training settings of a causal-LM task: shared `lora`/`train` blocks + `<task>.lora/train` overrides."""
-    task_block = params.get(task) or {}
-    lora = merged(LoraSettings, params.get("lora"), task_block.get("lora"), where=f"{task}.lora")
-    train = merged(TrainSettings, params.get("train"), task_block.get("train"), where=f"{task}.train")
+    key = params_key(task)
+    task_block = params.get(key) or {}
+    lora = merged(LoraSettings, params.get("lora"), task_block.get("lora"), where=f"{key}.lora")
+    train = merged(TrainSettings, params.get("train"), task_block.get("train"), where=f"{key}.train")
     return lora, train
 
 

@@ -82,6 +82,11 @@ def endpoint_messages(text: str) -> list[Message]:
     ]
 
 
+def endpoint_answer(output: dict) -> str:
+    """The training target: compact JSON (no spaces after separators: fewer tokens to generate), keys in schema order."""
+    return json.dumps(output, ensure_ascii=False, separators=(",", ":"))
+
+
 # ---- chemical / disease / relation extraction (seed 002) -----------------------------------------------
 CHEM_NER_TASKS = ("chemicals", "diseases", "influences")
 CHEM_NER_SYSTEM_PROMPT = (
@@ -104,6 +109,11 @@ def chem_ner_messages(text: str, task: str) -> list[Message]:
             ),
         },
     ]
+
+
+def chem_ner_answer(items: list[str]) -> str:
+    """Seed 002 output: one "- item" line per entity (relations as "chemical | disease")."""
+    return "\n".join(f"- {item}" for item in items)
 
 
 # ---- safety-aware medical QA (seed 003) -----------------------------------------------------------------

@@ -21,9 +21,9 @@ from typing import Any, Callable
 import yaml
 
 from medtune import prompts
-from medtune.text import hex_id, normalize, normalized_hash
+from medtune.text import hex_id, normalize, normalize_surface, normalized_hash
 
-TASKS = ("cot", "reranker", "ner", "endpoints", "qa", "nli")
+TASKS = ("cot", "reranker", "ner", "endpoints", "qa", "nli", "chem-ner")
 GROUP_FIELDS = ("group", "patient_id", "trial_id", "doc_id", "document_id")
 CONFIGS_DIR = Path(__file__).resolve().parents[3] / "configs"
 DEFAULT_ENTITY_SCHEMA = CONFIGS_DIR / "entity_schema.yaml"
@@ -405,6 +405,97 @@ def parse_ner(obj: dict, allowed: dict[str, str] | None = None) -> Parsed:
     return _finish("ner", obj, row, (text,), label_key, text)
 
 
+# ---- chem-ner: chemical / disease / relation lists (seed 002) -------------------------------------------------------
+# Task names the rows may use → the canonical ones (prompts.CHEM_NER_TASKS).
+_CHEM_NER_TASKS = {
+    **{t: t for t in prompts.CHEM_NER_TASKS},
+    "chemical": "chemicals", "disease": "diseases", "influence": "influences", "relations": "influences", "relation": "influences",
+}
+_SEED_INSTRUCTION = re.compile(r"Create a list only of the (chemicals|diseases|influences)\b[^\n]*", re.IGNORECASE)
+_SEED_LIST_END = re.compile(r"\n\s*List of extracted [^\n]*:\s*\Z", re.IGNORECASE)
+_BULLET = re.compile(r"^\s*(?:[-*•]|\d+[.)])\s*")
+_SENTENCE_RELATION = re.compile(r"^chemical\s+(.+?)\s+influences\s+disease\s+(.+?)$", re.IGNORECASE)
+
+
+def chem_ner_relation(item: Any) -> str:
+    """One relation as "chemical | disease": the seed's raw sentence form "chemical X influences disease Y",
+    the pipe form, a [chemical, disease] pair or a {"chemical", "disease"} object. Anything else is an error."""
+    if isinstance(item, dict) and isinstance(item.get("chemical"), str) and isinstance(item.get("disease"), str):
+        parts = [item["chemical"], item["disease"]]
+    elif isinstance(item, (list, tuple)) and len(item) == 2 and all(isinstance(p, str) for p in item):
+        parts = list(item)
+    elif isinstance(item, str):
+        sentence = _SENTENCE_RELATION.match(" ".join(item.split()))
+        parts = list(sentence.groups()) if sentence else item.split("|")
+    else:
+        raise RowError("bad_type", f"relation {item!r}: expected 'chemical | disease' or 'chemical X influences disease Y'")
+    parts = [" ".join(p.split()) for p in parts]
+    if len(parts) != 2 or not all(parts):
+        raise RowError("bad_type", f"relation {item!r}: expected 'chemical | disease' or 'chemical X influences disease Y'")
+    return f"{parts[0]} | {parts[1]}"
+
+
+def chem_ner_answers(task: str, items: list) -> list[str]:
+    """Answer strings with whitespace collapsed and bullets stripped, relations as "chemical | disease", duplicates
+    (after `normalize_surface`) dropped; the first surface is kept, so the model learns verbatim extraction."""
+    out: dict[str, str] = {}
+    for item in items:
+        if isinstance(item, str):
+            item = _BULLET.sub("", item)
+            if not item.strip():
+                continue
+        if task == "influences":
+            answer = chem_ner_relation(item)
+        elif isinstance(item, str):
+            answer = " ".join(item.split())
+        else:
+            raise RowError("bad_type", f"{task} answer {item!r} must be a string")
+        out.setdefault(normalize_surface(answer), answer)
+    return list(out.values())
+
+
+def _seed_prompt(prompt: str) -> tuple[str, str]:
+    """(task, article) from a seed-002 prompt: instruction, blank line, article, optional 'List of extracted …:'."""
+    match = _SEED_INSTRUCTION.search(prompt)
+    if not match:
+        raise RowError("unknown_label", "prompt does not ask for a list of chemicals, diseases or influences")
+    article = _SEED_LIST_END.sub("", prompt[match.end():]).strip()
+    if not article:
+        raise RowError("empty_text", "prompt has no article after the instruction")
+    return match.group(1).lower(), article
+
+
+def parse_chem_ner(obj: dict) -> Parsed:
+    """Seed-002 rows: `{"prompt", "completion"}` (bullet list; relations as "X | Y" or the raw sentence form) or
+    `{"task", "text", "entities" | "relations" | "answers"}`. Canonical: `{"task", "text", "answers"}`."""
+    if "prompt" in obj:
+        task, text = _seed_prompt(_text(obj, "prompt"))
+        completion = obj.get("completion")
+        if completion is None or (isinstance(completion, str) and not completion.strip()):
+            raise RowError("missing_label", "completion")
+        if not isinstance(completion, str):
+            raise RowError("bad_type", "completion must be a string")
+        items: Any = completion.splitlines()
+    elif "task" in obj:
+        task = _label(obj, "task", _CHEM_NER_TASKS)
+        text = _text(obj, "text")
+        key = next((k for k in ("relations", "entities", "answers") if k in obj), None)
+        if key is None or obj[key] is None:
+            raise RowError("missing_label", "entities / relations / answers")
+        items = obj[key]
+        if not isinstance(items, list):
+            raise RowError("bad_type", f"{key} must be a list")
+    else:
+        raise RowError("unknown_format", "expected 'prompt'/'completion' or 'task'/'text'/'entities|relations'")
+    answers = chem_ner_answers(task, items)
+    if not answers:
+        raise RowError("missing_label", f"no {task} listed (empty completion)")
+    row = {"task": task, "text": text, "answers": answers}
+    label = json.dumps(sorted(normalize_surface(a) for a in answers))
+    # group fallback = the article, so the three task rows of one article stay in one split
+    return _finish("chem-ner", obj, row, (task, text), label, text)
+
+
 PARSERS: dict[str, Callable[[dict], Parsed]] = {
     "cot": parse_cot,
     "reranker": parse_reranker,
@@ -412,6 +503,7 @@ PARSERS: dict[str, Callable[[dict], Parsed]] = {
     "endpoints": parse_endpoints,
     "qa": parse_qa,
     "nli": parse_nli,
+    "chem-ner": parse_chem_ner,
 }
 
 

@@ -22,6 +22,7 @@ GENERATORS: dict[str, str] = {
     "nli": "medtune.sample.tasks:generate_nli",
     "endpoints": "medtune.sample.endpoints:generate_endpoints",
     "qa": "medtune.sample.qa:generate_qa",
+    "chem-ner": "medtune.sample.chem_ner:generate_chem_ner",
 }
 
 

@@ -38,6 +38,9 @@ def _near_duplicate(task: str, row: dict) -> dict | None:
     elif task in ("ner", "endpoints"):
         key = "input" if "input" in row else "text"
         row[key] = row[key] + "  "  # trailing whitespace keeps every span offset valid
+    elif task == "chem-ner":
+        key = "prompt" if "prompt" in row else "text"
+        row[key] = row[key].replace(" ", "  ", 3)
     else:
         return None
     return row
@@ -61,6 +64,12 @@ def _drop_label(task: str, row: dict) -> dict | None:
             row.pop(key, None)
         if "input" in row:
             row["text"] = row.pop("input")
+    elif task == "chem-ner":
+        if "prompt" in row:
+            row["completion"] = ""
+        else:
+            row.pop("entities", None)
+            row.pop("relations", None)
     return row
 
 
@@ -81,6 +90,11 @@ def _unknown_label(task: str, row: dict, rng: random.Random) -> dict | None:
         row["entities"]["symptom"] = row["entities"].pop(label)
     elif task == "endpoints":
         row["output"]["endpoints"][0]["measurement_type"] = "categorical"
+    elif task == "chem-ner":
+        if "prompt" in row:
+            row["prompt"] = row["prompt"].replace(" list only of the ", " list only of the proteins and ", 1)
+        else:
+            row["task"] = rng.choice(("proteins", "genes"))
     else:
         return None
     return row
@@ -117,6 +131,11 @@ def _conflict(task: str, row: dict, rng: random.Random) -> dict | None:
         endpoint["timeframe"] = "12 weeks" if endpoint["timeframe"] != "12 weeks" else "52 weeks"
     elif task == "ner" and "ner" in row and len(row["ner"]) > 1:
         row["ner"] = row["ner"][:-1]
+    elif task == "chem-ner" and "completion" in row and "\n" in row["completion"]:
+        row["completion"] = row["completion"].rsplit("\n", 1)[0]
+    elif task == "chem-ner" and len(row.get("entities") or row.get("relations") or []) > 1:
+        key = "entities" if "entities" in row else "relations"
+        row[key] = row[key][:-1]
     else:
         return None
     return row

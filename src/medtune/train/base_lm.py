@@ -22,6 +22,7 @@ from typing import Iterable, Iterator
 from medtune import prompts
 from medtune.config import ConfigError, TinyLMSettings
 from medtune.io import InputError, atomic_path, read_jsonl
+from medtune.train.json_warmup import json_warmup_documents
 
 log = logging.getLogger(__name__)
 
@@ -277,10 +278,11 @@ def build_base(
     started = time.perf_counter()
     set_seed(seed)
     texts = corpus_texts(split_dir, tasks)
-    tokenizer = train_tokenizer(texts, settings.vocab_size)
+    warmup = json_warmup_documents(texts, settings.json_docs, seed)  # JSON syntax, no labels (json_warmup.py)
+    tokenizer = train_tokenizer(texts + warmup, settings.vocab_size)
     model = build_model(tokenizer, settings, seed)
     conversations = chat_warmup_conversations(texts, settings.chat_docs, seed)
-    blocks = pretraining_blocks(texts, conversations, tokenizer, settings.block_size, seed)
+    blocks = pretraining_blocks(texts + warmup, conversations, tokenizer, settings.block_size, seed)
     n_params = sum(p.numel() for p in model.parameters())
     log.info("tiny-lm: %d texts + %d chat warm-up turns, vocab %d, %.2f M parameters, %d blocks of %d tokens",
              len(texts), len(conversations), len(tokenizer), n_params / 1e6, len(blocks), settings.block_size)

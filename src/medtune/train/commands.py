@@ -1,4 +1,4 @@
-"""`medtune build-base`, `medtune train cot|reranker [flags]`, `medtune merge`.
+"""`medtune build-base`, `medtune train cot|reranker|endpoints|chem-ner [flags]`, `medtune merge`.
 
 Flags come from the settings dataclasses (`config.add_flags`), so `--lora-rank 32` and `-S lora.r=32` set the
 same field. Values resolve as: dataclass default < params.yaml (shared block, then task block) < flags typed.
@@ -21,6 +21,7 @@ from medtune.config import (
     TrainSettings,
     add_flags,
     flag_overrides,
+    params_key,
     from_mapping,
     load_params,
     section,
@@ -28,7 +29,7 @@ from medtune.config import (
     with_overrides,
 )
 
-SFT_TASKS = ("cot", "reranker", "qa")
+SFT_TASKS = ("cot", "reranker", "qa", "endpoints", "chem-ner")
 DEFAULT_BASE_DIR = "models/base/tiny-lm"
 
 
@@ -42,7 +43,7 @@ def _params(path: str | None) -> dict:
 def default_run(params: dict, task: str) -> SFTRunSettings:
     """The paths the pipeline uses for `task` (the DVC stage uses exactly these, with resume on)."""
     return SFTRunSettings(
-        base_model=str(section(params, f"models.{task}", DEFAULT_BASE_DIR)),
+        base_model=str(section(params, f"models.{params_key(task)}", DEFAULT_BASE_DIR)),
         train_data=f"data/split/{task}/train.jsonl",
         eval_data="",
         output_dir=f"models/{task}/adapter",
@@ -136,7 +137,7 @@ def add_sft_task_parser(tasks: argparse._SubParsersAction, task: str) -> None:
         task,
         help=f"LoRA SFT of the {task} model (TRL SFTTrainer, loss on the answer only)",
         description=(
-            f"LoRA SFT for the {task} task. Settings: params.yaml `lora`, `train` and `{task}:` overrides; "
+            f"LoRA SFT for the {task} task. Settings: params.yaml `lora`, `train` and `{params_key(task)}:` overrides; "
             "flags override params. Checkpoints go next to the adapter; --resume continues a killed run."
         ),
     )

@@ -74,6 +74,17 @@ def resolve_padding(setting: str) -> str:
     return setting
 
 
+def resolve_optim(setting: str, load_in_4bit: bool) -> str:
+    """`auto` = 8-bit paged AdamW (seeds 001/002) where bitsandbytes runs it: CUDA with the QLoRA base; elsewhere
+    plain AdamW, said once in the log. Any other value is a transformers optimizer name, used as given."""
+    if setting != "auto":
+        return setting
+    if load_in_4bit and cuda_available():
+        return "paged_adamw_8bit"
+    log.info("train.optim auto: 8-bit AdamW needs bitsandbytes on CUDA; using plain AdamW (adamw_torch) here")
+    return "adamw_torch"
+
+
 def check_model_path(name_or_path: str) -> str:
     """`medtune.models.resolve_model_path` (pypi wheels, local dirs, path-like strings that must exist) plus what a
     causal-LM base needs: a config.json, and a network for a hub id. Fail here, before libraries retry the hub."""

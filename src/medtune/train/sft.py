@@ -105,9 +105,7 @@ def sft_config(train: TrainSettings, ckpt_dir: Path, evaluating: bool, dtype: st
     from trl import SFTConfig
 
     on_gpu = model_utils.cuda_available()
-    optim = train.optim
-    if optim == "auto":
-        optim = "paged_adamw_8bit" if load_in_4bit and on_gpu else "adamw_torch"
+    optim = model_utils.resolve_optim(train.optim, load_in_4bit)
     return SFTConfig(
         output_dir=str(ckpt_dir),
         num_train_epochs=train.epochs,

@@ -91,10 +91,32 @@ def qa_example(row: dict) -> ChatExample:
     return ChatExample(prompt, [{"role": "assistant", "content": response}], shrinkable)
 
 
+def endpoints_example(row: dict) -> ChatExample:
+    """Seed 001: endpoint text -> compact JSON of its `output`. Nothing is shrinkable: a cut text would no longer
+    support its target JSON, so an over-long row is rejected (counted), never trained on half-read."""
+    if not isinstance(row.get("text"), str) or not isinstance(row.get("output"), dict):
+        raise RowError("endpoints row needs a string 'text' and an object 'output'")
+    return ChatExample(prompts.endpoint_messages(row["text"]), [{"role": "assistant", "content": prompts.endpoint_answer(row["output"])}])
+
+
+def chem_ner_example(row: dict) -> ChatExample:
+    """Seed 002: article + task -> "- item" lines (relations as "chemical | disease"). Not shrinkable either: a cut
+    article would drop mentions its answer list still names."""
+    if row.get("task") not in prompts.CHEM_NER_TASKS:
+        raise RowError(f"chem-ner task {row.get('task')!r} is not one of {prompts.CHEM_NER_TASKS}")
+    answers = row.get("answers")
+    if not isinstance(row.get("text"), str) or not isinstance(answers, list) or not all(isinstance(a, str) for a in answers):
+        raise RowError("chem-ner row needs a string 'text' and a list of strings 'answers'")
+    prompt = prompts.chem_ner_messages(row["text"], row["task"])
+    return ChatExample(prompt, [{"role": "assistant", "content": prompts.chem_ner_answer(answers)}])
+
+
 TASKS: dict[str, Callable[[dict], ChatExample]] = {
     "reranker": reranker_example,
     "cot": messages_example,
     "qa": qa_example,
+    "endpoints": endpoints_example,
+    "chem-ner": chem_ner_example,
 }
 
 

@@ -1,0 +1,314 @@
+"""Endpoint → JSON evaluation (seed 001): JSON and schema validity, endpoint matching, per-field accuracy.
+
+For each test row the model's output is parsed as JSON (validity), checked against the seed-001 JSON Schema with
+`jsonschema` (schema validity), and its endpoints are matched one-to-one to the gold endpoints:
+- similarity of two endpoints = token-set Jaccard of their normalized `endpoint_name_standardized`
+  (both null = 1); the assignment maximising total similarity is found with the Hungarian algorithm
+  (`scipy.optimize.linear_sum_assignment`), and a pair counts as matched when its similarity is >= 0.5;
+- endpoint P/R/F1: matched pairs are true positives, unmatched predictions false positives, unmatched gold
+  endpoints false negatives (micro over the test rows);
+- field accuracy: per gold endpoint and field, correct when the endpoint is matched and the predicted value
+  equals the gold value — *exact* (same JSON value) or *normalized* (strings via `text.normalize_surface`,
+  lists as sorted normalized items, booleans/null as is). Unmatched gold endpoints score 0 on every field, so a
+  model cannot gain by predicting nothing. `field_accuracy` is the mean over the eleven fields (normalized).
+Systems: the fine-tuned adapter, the untuned base (same model, adapter disabled), and the most-frequent-value
+baseline (one endpoint whose every field is the training split's most frequent value). CIs: seeded bootstrap over
+test rows; deltas: paired bootstrap.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import time
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from medtune import prompts
+from medtune.data.formats import endpoint_schema_errors
+from medtune.evaluate.stats import bootstrap_ci, paired_bootstrap_delta
+from medtune.io import read_jsonl
+from medtune.text import normalize_surface
+
+log = logging.getLogger(__name__)
+
+FIELDS = (
+    "endpoint_name_standardized", "measurement_of", "measurement_type", "metric_type", "timeframe",
+    "measurement_method", "evaluation_criteria", "unit", "population", "is_composite", "components",
+)
+MATCH_THRESHOLD = 0.5
+HEADLINE = ("json_validity", "schema_validity", "endpoint_f1", "field_accuracy", "field_accuracy_exact")
+_FENCE = re.compile(r"^```(?:json)?\s*|\s*```$")
+
+
+# ---- parsing and matching --------------------------------------------------------------------------------------
+
+
+@dataclass
+class ParsedOutput:
+    json_valid: bool
+    schema_valid: bool
+    endpoints: list[dict]
+    value: Any = None  # the parsed JSON value
+
+
+def parse_output(output: str) -> ParsedOutput:
+    """JSON validity (the text, minus a markdown fence, parses), schema validity, and the endpoint objects found."""
+    try:
+        value = json.loads(_FENCE.sub("", output.strip()))
+    except json.JSONDecodeError:
+        return ParsedOutput(False, False, [], None)
+    schema_valid = not endpoint_schema_errors(value)
+    items = value.get("endpoints") if isinstance(value, dict) else None
+    endpoints = [e for e in items if isinstance(e, dict)] if isinstance(items, list) else []
+    return ParsedOutput(True, schema_valid, endpoints, value)
+
+
+def _name_tokens(endpoint: dict) -> frozenset[str] | None:
+    name = endpoint.get("endpoint_name_standardized")
+    return frozenset(normalize_surface(name).split()) if isinstance(name, str) else None
+
+
+def name_similarity(a: dict, b: dict) -> float:
+    """Token-set Jaccard of the normalized standardized names; both null = 1, one null = 0."""
+    ta, tb = _name_tokens(a), _name_tokens(b)
+    if ta is None or tb is None:
+        return 1.0 if ta is None and tb is None else 0.0
+    return len(ta & tb) / len(ta | tb) if ta | tb else 1.0
+
+
+def match_endpoints(predicted: Sequence[dict], gold: Sequence[dict], threshold: float = MATCH_THRESHOLD) -> list[tuple[int, int]]:
+    """(predicted index, gold index) pairs of the one-to-one assignment with the highest total name similarity,
+    keeping pairs at or above `threshold`."""
+    from scipy.optimize import linear_sum_assignment
+
+    if not predicted or not gold:
+        return []
+    similarity = np.array([[name_similarity(p, g) for g in gold] for p in predicted])
+    rows, cols = linear_sum_assignment(similarity, maximize=True)
+    return [(int(r), int(c)) for r, c in zip(rows, cols) if similarity[r, c] >= threshold]
+
+
+def normalized_value(value: Any) -> Any:
+    if isinstance(value, str):
+        return normalize_surface(value)
+    if isinstance(value, list):
+        return tuple(sorted(normalized_value(v) if not isinstance(v, (list, dict)) else json.dumps(v, sort_keys=True) for v in value))
+    return value
+
+
+def values_equal(predicted: Any, gold: Any, normalized: bool) -> bool:
+    if normalized:
+        return normalized_value(predicted) == normalized_value(gold)
+    return type(predicted) is type(gold) and predicted == gold
+
+
+# ---- per-row scores -------------------------------------------------------------------------------------------
+
+
+@dataclass
+class EndpointScores:
+    """Per test row: validity flags, endpoint counts and per-field correct counts (so any bootstrap resample is a
+    sum over rows)."""
+
+    json_valid: np.ndarray
+    schema_valid: np.ndarray
+    tp: np.ndarray
+    n_pred: np.ndarray
+    n_gold: np.ndarray
+    exact: np.ndarray  # (rows, fields)
+    normalized: np.ndarray  # (rows, fields)
+
+    @classmethod
+    def from_outputs(cls, outputs: Sequence[str], gold_rows: Sequence[dict]) -> "EndpointScores":
+        n = len(gold_rows)
+        json_valid, schema_valid = np.zeros(n, bool), np.zeros(n, bool)
+        tp, n_pred, n_gold = np.zeros(n), np.zeros(n), np.zeros(n)
+        exact, normalized = np.zeros((n, len(FIELDS))), np.zeros((n, len(FIELDS)))
+        for i, (output, row) in enumerate(zip(outputs, gold_rows)):
+            parsed = parse_output(output)
+            gold = row["output"]["endpoints"]
+            json_valid[i], schema_valid[i] = parsed.json_valid, parsed.schema_valid
+            pairs = match_endpoints(parsed.endpoints, gold)
+            tp[i], n_pred[i], n_gold[i] = len(pairs), len(parsed.endpoints), len(gold)
+            for p, g in pairs:
+                for f, name in enumerate(FIELDS):
+                    predicted, expected = parsed.endpoints[p].get(name), gold[g].get(name)
+                    exact[i, f] += values_equal(predicted, expected, normalized=False)
+                    normalized[i, f] += values_equal(predicted, expected, normalized=True)
+        return cls(json_valid, schema_valid, tp, n_pred, n_gold, exact, normalized)
+
+    def __len__(self) -> int:
+        return len(self.tp)
+
+    def metric(self, name: str, idx: np.ndarray | None = None) -> float:
+        idx = np.arange(len(self)) if idx is None else idx
+        if name == "json_validity":
+            return float(self.json_valid[idx].mean())
+        if name == "schema_validity":
+            return float(self.schema_valid[idx].mean())
+        tp, n_pred, n_gold = self.tp[idx].sum(), self.n_pred[idx].sum(), self.n_gold[idx].sum()
+        if name == "endpoint_precision":
+            return float(tp / n_pred) if n_pred else 0.0
+        if name == "endpoint_recall":
+            return float(tp / n_gold) if n_gold else 0.0
+        if name == "endpoint_f1":
+            return float(2 * tp / (n_pred + n_gold)) if n_pred + n_gold else 0.0
+        if name in ("field_accuracy", "field_accuracy_exact"):
+            table = self.exact if name.endswith("exact") else self.normalized
+            return float(table[idx].sum() / (n_gold * len(FIELDS))) if n_gold else 0.0
+        if name.startswith("field_"):  # field_<name>_accuracy (normalized) / field_<name>_exact
+            exact = name.endswith("_exact")
+            field = name[len("field_"):].rsplit("_", 1)[0]
+            table = self.exact if exact else self.normalized
+            return float(table[idx, FIELDS.index(field)].sum() / n_gold) if n_gold else 0.0
+        raise KeyError(name)
+
+
+def metric_names() -> list[str]:
+    per_field = [f"field_{f}_{kind}" for f in FIELDS for kind in ("accuracy", "exact")]
+    return [*HEADLINE, "endpoint_precision", "endpoint_recall", *per_field]
+
+
+def score_system(scores: EndpointScores, prefix: str, resamples: int, seed: int, ci_for: Sequence[str] = HEADLINE) -> dict:
+    out = {}
+    for name in metric_names():
+        out[f"{prefix}{name}"] = round(scores.metric(name), 4)
+        if name in ci_for:
+            low, high = bootstrap_ci(lambda idx: scores.metric(name, idx), len(scores), resamples, seed)
+            out[f"{prefix}{name}_ci_low"], out[f"{prefix}{name}_ci_high"] = round(low, 4), round(high, 4)
+    return out
+
+
+def paired_deltas(ours: EndpointScores, ref: EndpointScores, ref_name: str, resamples: int, seed: int,
+                  names: Sequence[str] = ("json_validity", "endpoint_f1", "field_accuracy")) -> dict:
+    out = {}
+    systems = (ours, ref)
+    for name in names:
+        low, high = paired_bootstrap_delta(lambda idx, s: systems[s].metric(name, idx), len(ours), resamples, seed)
+        out[f"delta_{name}_vs_{ref_name}_ci_low"], out[f"delta_{name}_vs_{ref_name}_ci_high"] = round(low, 4), round(high, 4)
+    return out
+
+
+# ---- baseline --------------------------------------------------------------------------------------------------
+
+
+def most_frequent_endpoint(train_rows: Sequence[dict]) -> dict:
+    """One endpoint whose every field is the most frequent value of that field over the training endpoints
+    (ties: the value seen first)."""
+    counts = {field: Counter() for field in FIELDS}
+    for row in train_rows:
+        for endpoint in row["output"]["endpoints"]:
+            for field in FIELDS:
+                counts[field][json.dumps(endpoint.get(field), sort_keys=True)] += 1
+    if not any(counts[FIELDS[0]].values()):
+        raise ValueError("no training endpoints to take most frequent values from")
+    return {field: json.loads(counts[field].most_common(1)[0][0]) for field in FIELDS}
+
+
+# ---- entry point -----------------------------------------------------------------------------------------------
+
+
+def seen_mask(rows: Sequence[dict]) -> np.ndarray | None:
+    """True where the split marked the test row as using only templates/names seen in training (`meta.unseen`)."""
+    flags = [(r.get("meta") or {}).get("unseen") for r in rows]
+    if not all(isinstance(f, bool) for f in flags) or not flags:
+        return None
+    return ~np.asarray(flags, dtype=bool)
+
+
+def evaluate_endpoints(
+    adapter: Path | str,
+    base_model: str,
+    train_path: Path | str,
+    test_path: Path | str,
+    max_new_tokens: int = 384,
+    batch_size: int = 16,
+    max_test_rows: int = 0,
+    bootstrap: int = 1000,
+    seed: int = 42,
+    predictions_path: Path | str | None = None,
+    show: bool = True,
+) -> dict:
+    """Score the adapter, the untuned base and the most-frequent-value baseline on the test split; flat metrics."""
+    from medtune.evaluate.generation import generate, load_for_generation, teacher_forced_scores
+    from medtune.train.tasks import endpoints_example
+
+    started = time.perf_counter()
+    train_rows, test_rows = read_jsonl(train_path), read_jsonl(test_path)
+    if max_test_rows:
+        test_rows = test_rows[:max_test_rows]
+    if not test_rows:
+        raise ValueError(f"{test_path}: no test rows")
+    model, tokenizer = load_for_generation(base_model, adapter)
+    messages = [prompts.endpoint_messages(r["text"]) for r in test_rows]
+    records = [endpoints_example(r).as_record() for r in test_rows]
+    outputs = {"": generate(model, tokenizer, messages, max_new_tokens, batch_size, "generate endpoints (fine-tuned)")}
+    teacher = {"": teacher_forced_scores(model, tokenizer, records, batch_size)}
+    with model.disable_adapter():
+        outputs["base_"] = generate(model, tokenizer, messages, max_new_tokens, batch_size, "generate endpoints (base)")
+        teacher["base_"] = teacher_forced_scores(model, tokenizer, records, batch_size)
+    baseline = prompts.endpoint_answer({"endpoints": [most_frequent_endpoint(train_rows)]})
+    outputs["majority_"] = [baseline] * len(test_rows)
+
+    scores = {prefix: EndpointScores.from_outputs(out, test_rows) for prefix, out in outputs.items()}
+    metrics: dict = {"n_test": len(test_rows), "n_gold_endpoints": int(scores[""].n_gold.sum())}
+    for prefix, system in scores.items():
+        metrics.update(score_system(system, prefix, bootstrap, seed))
+        if prefix:
+            metrics.update(paired_deltas(scores[""], system, prefix.rstrip("_"), bootstrap, seed))
+    for prefix, values in teacher.items():
+        metrics.update({f"{prefix}test_{k}": v for k, v in values.items()})
+    mask = seen_mask(test_rows)
+    if mask is not None:
+        for part, part_mask in (("seen", mask), ("unseen", ~mask)):
+            metrics[f"n_{part}"] = int(part_mask.sum())
+            if part_mask.any():
+                idx = np.flatnonzero(part_mask)
+                for name in ("json_validity", "endpoint_f1", "field_accuracy"):
+                    metrics[f"{name}_{part}"] = round(scores[""].metric(name, idx), 4)
+                    low, high = bootstrap_ci(lambda i: scores[""].metric(name, idx[i]), len(idx), bootstrap, seed)
+                    metrics[f"{name}_{part}_ci_low"], metrics[f"{name}_{part}_ci_high"] = round(low, 4), round(high, 4)
+    if predictions_path:
+        from medtune.io import write_jsonl
+
+        write_jsonl(predictions_path, [{"id": r["id"], "text": r["text"], "gold": r["output"], "prediction": o, "base_prediction": b}
+                                       for r, o, b in zip(test_rows, outputs[""], outputs["base_"])])
+    metrics["eval_runtime_s"] = round(time.perf_counter() - started, 1)
+    if show:
+        print_table(metrics)
+    return metrics
+
+
+def print_table(metrics: dict) -> None:
+    from rich.table import Table
+
+    from medtune.console import console
+
+    def cell(key: str) -> str:
+        if key not in metrics:
+            return ""
+        ci = f" [{metrics[key + '_ci_low']:.3f}, {metrics[key + '_ci_high']:.3f}]" if key + "_ci_low" in metrics else ""
+        return f"{metrics[key]:.3f}{ci}"
+
+    table = Table(title=f"endpoints test (n={metrics['n_test']} rows, {metrics['n_gold_endpoints']} endpoints)")
+    for column in ("metric", "fine-tuned [95% CI]", "untuned base", "most-frequent baseline"):
+        table.add_column(column, justify="left" if column == "metric" else "right")
+    for name in (*HEADLINE, "endpoint_precision", "endpoint_recall"):
+        table.add_row(name, cell(name), cell(f"base_{name}"), cell(f"majority_{name}"))
+    for name in ("loss", "token_accuracy"):
+        table.add_row(f"test {name} (teacher-forced)", cell(f"test_{name}"), cell(f"base_test_{name}"), "")
+    for field in FIELDS:
+        name = f"field_{field}_accuracy"
+        table.add_row(f"  {field}", cell(name), cell(f"base_{name}"), cell(f"majority_{name}"))
+    console.print(table)
+    for ref in ("base", "majority"):
+        for name in ("field_accuracy", "endpoint_f1"):
+            low, high = metrics[f"delta_{name}_vs_{ref}_ci_low"], metrics[f"delta_{name}_vs_{ref}_ci_high"]
+            verdict = "[green]better[/]" if low > 0 else "[bold red]NOT better[/]"
+            console.print(f"fine-tuned vs {ref}: {name} delta 95% CI [{low:+.3f}, {high:+.3f}] → {verdict}")
