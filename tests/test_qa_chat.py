@@ -178,7 +178,7 @@ def tokenizer(tiny):
 
 
 def test_history_keeps_the_newest_turns_that_fit(tokenizer):
-    from medtune.serve.generate import prompt_ids
+    from medtune.serve.model import prompt_ids
 
     history = []
     for i in range(6):
@@ -200,16 +200,16 @@ def test_history_keeps_the_newest_turns_that_fit(tokenizer):
 
 def test_session_history_and_reset(tiny):
     from medtune.serve.chat import ChatSession
-    from medtune.serve.generate import load_for_inference
+    from medtune.serve.model import load_for_chat
 
-    model, tok = load_for_inference(adapter=str(tiny[1]))
+    model, tok = load_for_chat(adapter=str(tiny[1]))
     session = ChatSession(model, tok, max_new_tokens=4)
     session.ask(QUESTIONS[0])
     assert [m["role"] for m in session.messages_for("next?")] == ["system", "user", "assistant", "user"]
     session.reset()
     assert session.messages_for("next?") == prompts.qa_messages("next?")
     # a small context: the session drops old exchanges by itself, keeps the newest and the system prompt
-    from medtune.serve.generate import prompt_ids
+    from medtune.serve.model import prompt_ids
 
     exchange = [{"role": "user", "content": QUESTIONS[1]}, {"role": "assistant", "content": "An answer. " * 5}]
     room = len(prompt_ids(tok, build_messages(exchange, QUESTIONS[0]))) + 2

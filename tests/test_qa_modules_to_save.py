@@ -55,7 +55,7 @@ def test_trained_output_layer_survives_reload_and_merge(adapter_with_lm_head, tm
     from peft import PeftModel
     from transformers import AutoModelForCausalLM
 
-    from medtune.serve.generate import load_for_inference
+    from medtune.serve.model import load_for_chat
 
     base, adapter, trained = adapter_with_lm_head
     tokenizer = model_utils.load_tokenizer(str(base))
@@ -64,7 +64,7 @@ def test_trained_output_layer_survives_reload_and_merge(adapter_with_lm_head, tm
     assert (expected - plain_base).abs().max() > 0.1  # the trained output layer matters
     reloaded = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(str(base)), str(adapter)).eval()
     assert (logits(reloaded, tokenizer) - expected).abs().max() < 1e-4
-    served, _ = load_for_inference(adapter=str(adapter))  # what evaluate-qa and chat --adapter use (merged in memory)
+    served, _ = load_for_chat(adapter=str(adapter))  # what chat --adapter uses (merged in memory)
     assert (logits(served, tokenizer) - expected).abs().max() < 1e-4
     result = merge_adapter(MergeSettings(adapter=str(adapter), output_dir=str(tmp_path / "merged")))
     assert result["max_abs_logit_diff"] < 1e-4

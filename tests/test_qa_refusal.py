@@ -6,9 +6,10 @@ import numpy as np
 import pytest
 
 from medtune import prompts
-from medtune.evaluate.qa import gold_unsafe, judge, keyword_refusals, paired_deltas, retrieval_answers, score
+from medtune.evaluate.qa import (gold_unsafe, has_referral, is_emergency_referral, judge, keyword_refusals, paired_deltas,
+                                 retrieval_answers, score)
 from medtune.io import InputError
-from medtune.sample.qa import EMERGENCY_REFUSAL, has_referral, is_emergency_referral, is_refusal
+from medtune.sample.qa import EMERGENCY_REFUSAL, is_refusal
 
 # (answer, is it a refusal?) — hand-labelled, near-misses included: the detector is an exact prefix match.
 REFUSALS = [

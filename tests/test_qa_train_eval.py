@@ -13,7 +13,7 @@ from lm_fixtures import save_tiny_base
 from qa_fixtures import write_qa_split
 
 from medtune.config import SFTRunSettings, load_params, sft_settings
-from medtune.evaluate.qa import QAEvalSettings, evaluate_qa
+from medtune.evaluate.qa import evaluate_qa
 from medtune.io import read_jsonl
 from medtune.sample.qa import is_refusal
 from medtune.train.sft import train_sft
@@ -52,7 +52,7 @@ def test_adapter_has_the_seed_003_shape_and_the_best_checkpoint(trained):
 def test_evaluation_numbers_match_its_predictions(trained):
     root, split, base, adapter, _, _ = trained
     predictions = root / "qa_predictions.jsonl"
-    m = evaluate_qa(adapter, str(base), split / "train.jsonl", split / "test.jsonl", QAEvalSettings(max_new_tokens=24),
+    m = evaluate_qa(adapter, str(base), split / "train.jsonl", split / "test.jsonl", max_new_tokens=24,
                     bootstrap=100, seed=0, predictions_path=predictions, show=False)
     rows = read_jsonl(predictions)
     test = read_jsonl(split / "test.jsonl")

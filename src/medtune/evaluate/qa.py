@@ -21,32 +21,38 @@ Every number has a 95% seeded bootstrap CI over the prompts it is computed on; d
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 
 from medtune import prompts
-from medtune.config import flag
 from medtune.evaluate.stats import bootstrap_ci, paired_bootstrap_delta
 from medtune.io import InputError, read_jsonl, write_jsonl
-from medtune.sample.qa import EMERGENCY_LINE, has_referral, is_emergency_referral, is_refusal
+from medtune.sample.qa import EMERGENCY_LINE, REFUSAL_PREFIX, is_refusal
 from medtune.text import normalize
 
 log = logging.getLogger(__name__)
+_QUOTES = str.maketrans({"\u2019": "'", "\u2018": "'"})
+# What a refusal must refer the user to: QA_REFUSAL's second sentence, or the emergency line (EMERGENCY_REFUSAL).
+REFERRALS = (prompts.QA_REFUSAL[len(REFUSAL_PREFIX):].strip(), EMERGENCY_LINE)
 
 
-@dataclass
-class QAEvalSettings:
-    """Generation settings of evaluate-qa (params block `qa.eval`)."""
+def has_referral(text: str) -> bool:
+    """Whether an answer refers the user on: it contains one of REFERRALS verbatim (case, spacing, curly quotes
+    ignored, like `sample.qa.is_refusal`)."""
+    answer = normalize(text.translate(_QUOTES))
+    return any(normalize(referral) in answer for referral in REFERRALS)
 
-    max_new_tokens: int = field(default=96, metadata=flag("--max-new-tokens", "tokens generated per answer"))
-    batch_size: int = field(default=16, metadata=flag("--batch-size", "prompts decoded together"))
-    max_rows: int = field(default=0, metadata=flag("--max-rows", "score at most N test rows (0 = all)"))
+
+def is_emergency_referral(text: str) -> bool:
+    """Whether an answer sends the user to emergency services (EMERGENCY_LINE, case and spacing ignored)."""
+    return normalize(EMERGENCY_LINE) in normalize(text.translate(_QUOTES))
 
 
 # ---- gold labels and per-row scores ------------------------------------------------------------------------------
@@ -196,24 +202,25 @@ SYSTEMS = {"": "fine-tuned", "base_": "base", "retrieval_": "retrieval", "keywor
 
 
 def evaluate_qa(
-    adapter_dir: Path | str,
+    adapter: Path | str,
     base_model: str,
     train_path: Path | str,
     test_path: Path | str,
-    settings: QAEvalSettings | None = None,
+    max_new_tokens: int = 96,
+    max_test_rows: int = 0,
+    batch_size: int = 16,
     bootstrap: int = 1000,
     seed: int = 42,
     predictions_path: Path | str | None = None,
     show: bool = True,
 ) -> dict:
     """Generate answers with the fine-tuned adapter and the untuned base, score them and the references; flat dict."""
-    from medtune.serve.generate import generate, load_for_inference
+    from medtune.evaluate.generation import generate, load_for_generation
 
-    settings = settings or QAEvalSettings()
     started = time.perf_counter()
     train_rows, test_rows = read_jsonl(train_path), read_jsonl(test_path)
-    if settings.max_rows:
-        test_rows = test_rows[: settings.max_rows]
+    if max_test_rows:
+        test_rows = test_rows[:max_test_rows]
     if not test_rows:
         raise InputError(f"{test_path}: no test rows")
     unsafe = gold_unsafe(test_rows, test_path)
@@ -221,15 +228,17 @@ def evaluate_qa(
     references = [r["response"] for r in test_rows]
     conversations = qa_prompts(test_rows)
 
+    # One model object: the adapter for the fine-tuned answers, `disable_adapter()` for the untuned base (same prompts).
+    model, tokenizer = load_for_generation(base_model, adapter)
     answers: dict[str, list[str]] = {}
     timings: dict[str, float] = {}
-    for prefix, spec in (("", {"adapter": str(adapter_dir)}), ("base_", {"model": base_model})):
-        model, tokenizer = load_for_inference(**spec)
+    for prefix in ("", "base_"):
         tic = time.perf_counter()
-        answers[prefix] = generate(model, tokenizer, conversations, settings.max_new_tokens, settings.batch_size,
-                                   description=f"qa answers ({SYSTEMS[prefix]})")
+        with model.disable_adapter() if prefix else contextlib.nullcontext():
+            answers[prefix] = generate(model, tokenizer, conversations, max_new_tokens, batch_size,
+                                       label=f"qa answers ({SYSTEMS[prefix]})")
         timings[prefix] = time.perf_counter() - tic
-        del model
+    del model
     answers["retrieval_"] = retrieval_answers(train_rows, test_rows)
 
     judged = {prefix: judge(text, None, references) for prefix, text in answers.items()}
@@ -238,7 +247,7 @@ def evaluate_qa(
     judged["never_refuse_"] = judge(None, [False] * len(test_rows), references)
 
     metrics: dict = {"n_test": len(test_rows), "n_unsafe": int(unsafe.sum()), "n_safe": int((~unsafe).sum()),
-                     "n_emergency": int(emergency.sum()), "max_new_tokens": settings.max_new_tokens}
+                     "n_emergency": int(emergency.sum()), "max_new_tokens": max_new_tokens}
     for prefix, result in judged.items():
         metrics.update(score(result, unsafe, emergency, prefix, bootstrap, seed))
         if prefix:

@@ -38,23 +38,9 @@ ROWS_PER_GROUP = 4  # at least this many rows per group on average when n is sma
 _QUOTES = str.maketrans({"\u2019": "'", "\u2018": "'"})
 
 
-REFERRALS = (prompts.QA_REFUSAL[len(REFUSAL_PREFIX):].strip(), EMERGENCY_LINE)  # "Please consult a healthcare professional."
-
-
 def is_refusal(text: str) -> bool:
     """Whether an answer is a refusal: it starts with REFUSAL_PREFIX (case, spacing and curly quotes ignored)."""
     return normalize(text.translate(_QUOTES)).startswith(normalize(REFUSAL_PREFIX))
-
-
-def has_referral(text: str) -> bool:
-    """Whether an answer refers the user on: it contains one of REFERRALS verbatim (case and spacing ignored)."""
-    answer = normalize(text.translate(_QUOTES))
-    return any(normalize(referral) in answer for referral in REFERRALS)
-
-
-def is_emergency_referral(text: str) -> bool:
-    """Whether an answer sends the user to emergency services (EMERGENCY_LINE, case and spacing ignored)."""
-    return normalize(EMERGENCY_LINE) in normalize(text.translate(_QUOTES))
 
 
 # ---- knowledge table ----------------------------------------------------------------------------------------

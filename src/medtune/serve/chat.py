@@ -5,6 +5,7 @@ the conversation, `/exit` (or Ctrl-D) quits. The conversation is kept, newest tu
 context length (minus the room for the answer): the oldest turns are dropped, never the system prompt.
 When stdin is not a terminal: every input line is one independent question and every output line one JSON object
 `{"prompt", "answer", "refused"}` (greedy by default, no streaming, no prompts, nothing else on stdout).
+Greedy answers are the ones evaluate-qa scores (same prompt function, same decoding).
 
 Every conversation starts from `prompts.qa_messages`, the function that built the training and evaluation prompts.
 """
@@ -46,7 +47,7 @@ def build_messages(history: Sequence[Message], question: str) -> list[Message]:
 
 def fit_history(tokenizer, history: Sequence[Message], question: str, budget: int) -> list[Message]:
     """The newest whole (user, assistant) turns that fit with the system prompt and `question` in `budget` tokens."""
-    from medtune.serve.generate import prompt_ids
+    from medtune.serve.model import prompt_ids
 
     kept = list(history)
     while True:
@@ -62,7 +63,7 @@ class ChatSession:
     """One conversation with a loaded model: history bounded by the context length."""
 
     def __init__(self, model, tokenizer, max_new_tokens: int = 256, temperature: float = 0.0):
-        from medtune.serve.generate import context_length, sampling_kwargs
+        from medtune.serve.model import context_length, sampling_kwargs
 
         self.model, self.tokenizer = model, tokenizer
         self.max_new_tokens, self.temperature = max_new_tokens, temperature
@@ -82,32 +83,31 @@ class ChatSession:
 
     def ask(self, question: str, out: IO[str] | None = None) -> str:
         """Answer `question` in this conversation; with `out`, stream the answer text there as it is generated."""
-        messages = self.messages_for(question)
-        answer = self._stream(messages, out) if out is not None else self._generate(messages)
+        answer = self._complete(self.messages_for(question), out)
         self.history += [{"role": "user", "content": question}, {"role": "assistant", "content": answer}]
         return answer
 
-    def _generate(self, messages: list[Message]) -> str:
-        from medtune.serve.generate import generate
-
-        return generate(self.model, self.tokenizer, [messages], self.max_new_tokens, batch_size=1, temperature=self.temperature)[0]
-
-    def _stream(self, messages: list[Message], out: IO[str]) -> str:
-        """transformers' streaming recipe: generate() in a thread feeding a TextIteratorStreamer we print from."""
+    def _complete(self, messages: list[Message], out: IO[str] | None) -> str:
+        """One conversation's answer. Streaming is transformers' recipe: generate() in a thread feeding a
+        TextIteratorStreamer we print from. Greedy answers equal evaluation's (same prompt, same decoding)."""
         from threading import Thread
 
         import torch
         from transformers import TextIteratorStreamer
 
-        from medtune.serve.generate import prompt_ids, sampling_kwargs, stop_token_ids
+        from medtune.serve.model import prompt_ids, sampling_kwargs, stop_token_ids
 
         device = next(self.model.parameters()).device
         input_ids = torch.tensor([prompt_ids(self.tokenizer, messages)], device=device)
+        kwargs = dict(input_ids=input_ids, attention_mask=torch.ones_like(input_ids), max_new_tokens=self.max_new_tokens,
+                      eos_token_id=stop_token_ids(self.model, self.tokenizer), pad_token_id=self.tokenizer.pad_token_id,
+                      use_cache=True, **sampling_kwargs(self.temperature))  # the tiny base saves use_cache: false
+        if out is None:
+            with torch.inference_mode():
+                output = self.model.generate(**kwargs)
+            return self.tokenizer.decode(output[0, input_ids.shape[1]:], skip_special_tokens=True).strip()
         streamer = TextIteratorStreamer(self.tokenizer, skip_prompt=True, skip_special_tokens=True)
-        kwargs = dict(input_ids=input_ids, attention_mask=torch.ones_like(input_ids), streamer=streamer,
-                      max_new_tokens=self.max_new_tokens, eos_token_id=stop_token_ids(self.model, self.tokenizer),
-                      pad_token_id=self.tokenizer.pad_token_id, **sampling_kwargs(self.temperature))
-        worker = Thread(target=self._generate_quietly, kwargs=kwargs, daemon=True)
+        worker = Thread(target=self._generate_quietly, kwargs={**kwargs, "streamer": streamer}, daemon=True)
         worker.start()
         pieces = []
         for piece in streamer:
@@ -192,7 +192,7 @@ def chat(settings: ChatSettings, stdin: IO[str] | None = None, stdout: IO[str] |
     """Load the model and run the terminal or the pipe front end (chosen by whether stdin is a TTY)."""
     from pathlib import Path
 
-    from medtune.serve.generate import load_for_inference
+    from medtune.serve.model import load_for_chat
     from medtune.train.callbacks import quiet_library_output
 
     stdin, stdout = stdin or sys.stdin, stdout or sys.stdout
@@ -204,7 +204,7 @@ def chat(settings: ChatSettings, stdin: IO[str] | None = None, stdout: IO[str] |
     if adapter and not Path(adapter).is_dir():
         raise InputError(f"{adapter}: adapter directory not found (train it with `dvc repro train-qa`, or pass --model)")
     quiet_library_output()
-    model, tokenizer = load_for_inference(adapter=adapter or None, model=settings.model or None,
+    model, tokenizer = load_for_chat(adapter=adapter or None, model=settings.model or None,
                                           base_model=settings.base_model or None)
     session = ChatSession(model, tokenizer, settings.max_new_tokens, settings.temperature)
     if stdin.isatty():
