@@ -46,6 +46,14 @@ class LoraSettings:
             "'all-linear', 'auto' (peft's built-in mapping) or a comma-separated suffix list such as q_proj,v_proj",
         ),
     )
+    modules_to_save: str = field(
+        default="",
+        metadata=flag(
+            "--modules-to-save",
+            "comma-separated modules trained in full and saved with the adapter, e.g. lm_head when the base's output "
+            "embeddings barely know the answer tokens (peft modules_to_save; tied embeddings stay tied)",
+        ),
+    )
 
 
 @dataclass

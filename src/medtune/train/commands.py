@@ -29,7 +29,7 @@ from medtune.config import (
     with_overrides,
 )
 
-SFT_TASKS = ("cot", "reranker", "endpoints", "chem-ner")
+SFT_TASKS = ("cot", "reranker", "qa", "endpoints", "chem-ner")
 DEFAULT_BASE_DIR = "models/base/tiny-lm"
 
 

@@ -140,6 +140,10 @@ def lora_config(lora: LoraSettings):
         targets = [name.strip() for name in spec.split(",") if name.strip()]
         if not targets:
             raise ConfigError(f"lora.target_modules: {lora.target_modules!r} names no module")
+    extra = [name.strip() for name in lora.modules_to_save.split(",") if name.strip()] or None
     return LoraConfig(
-        task_type="CAUSAL_LM", r=lora.r, lora_alpha=lora.alpha, lora_dropout=lora.dropout, target_modules=targets, bias="none"
+        task_type="CAUSAL_LM", r=lora.r, lora_alpha=lora.alpha, lora_dropout=lora.dropout, target_modules=targets, bias="none",
+        # A base with tied embeddings stays tied: the trained lm_head copy is also the input embedding, as in the base
+        # (peft warns otherwise, peft issue #2777); reload and merge equality are tested in test_qa_modules_to_save.
+        modules_to_save=extra, ensure_weight_tying=extra is not None,
     )

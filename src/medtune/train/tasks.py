@@ -60,7 +60,7 @@ def reranker_example(row: dict) -> ChatExample:
 
 
 def messages_example(row: dict) -> ChatExample:
-    """Canonical `messages` rows (cot, qa): the last turn is the assistant answer to learn."""
+    """Canonical `messages` rows (cot; any chat task stored as messages): the last turn is the assistant answer to learn."""
     messages = row.get("messages")
     if not isinstance(messages, list) or len(messages) < 2:
         raise RowError("row needs 'messages' with at least a user and an assistant turn")
@@ -72,6 +72,23 @@ def messages_example(row: dict) -> ChatExample:
         raise RowError("the last message must be the assistant answer")
     prompt = [{"role": m["role"], "content": m["content"]} for m in messages[:-1]]
     return ChatExample(prompt, [{"role": "assistant", "content": messages[-1]["content"]}], _patient_span(prompt))
+
+
+def qa_example(row: dict) -> ChatExample:
+    """Canonical qa rows (seed 003): the prompt is rebuilt with `prompts.qa_messages` from instruction/input, so the
+    safety system prompt is the very one evaluation and `medtune chat` use (never a copy stored in the row)."""
+    instruction, input_text, response = row.get("instruction"), row.get("input"), row.get("response")
+    if not isinstance(instruction, str) or not instruction.strip():
+        raise RowError("qa row needs a non-empty string 'instruction'")
+    if not isinstance(response, str) or not response.strip():
+        raise RowError("qa row needs a non-empty string 'response'")
+    if input_text is not None and not isinstance(input_text, str):
+        raise RowError("qa 'input' must be a string when present")
+    prompt = prompts.qa_messages(instruction, input_text or None)
+    # An over-long row is cut in its optional `input` context, never in the system prompt or the question.
+    user = prompt[-1]["content"]
+    shrinkable = (len(prompt) - 1, user.rfind(input_text), len(user)) if input_text and user.endswith(input_text) else None
+    return ChatExample(prompt, [{"role": "assistant", "content": response}], shrinkable)
 
 
 def endpoints_example(row: dict) -> ChatExample:
@@ -97,7 +114,7 @@ def chem_ner_example(row: dict) -> ChatExample:
 TASKS: dict[str, Callable[[dict], ChatExample]] = {
     "reranker": reranker_example,
     "cot": messages_example,
-    "qa": messages_example,
+    "qa": qa_example,
     "endpoints": endpoints_example,
     "chem-ner": chem_ner_example,
 }
