@@ -21,6 +21,7 @@ COMMAND_MODULES = (
     "medtune.evaluate.commands",
     "medtune.serve.commands",
     "medtune.serve.predict",
+    "medtune.serve.server",
     "medtune.ner.commands",
     "medtune.bench",
 )
