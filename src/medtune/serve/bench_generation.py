@@ -1,0 +1,119 @@
+"""Generation throughput benchmark: vLLM vs transformers `generate`, same model, same prompts (issue 6: >= 3x).
+
+Both backends decode the CoT test prompts (the exact runtime prompt, `prompts.cot_messages`) greedily with the CoT
+adapter on its base (`models.cot`; the base alone when the adapter is not trained yet). Every row generates exactly
+`max_new_tokens` tokens in both (`min_new_tokens` / `ignore_eos`), so the token counts are identical and the ratio
+is a pure wall-time ratio. transformers runs the way evaluation does (`evaluate.generation`: longest prompt first,
+left-padded batches of `eval.batch_size`); vLLM gets the whole list at once (continuous batching). Each backend
+decodes a few warm-up prompts first (vLLM's first LoRA request compiles kernels). Target: ratio >= 3.
+
+    python -m medtune.serve.bench_generation      # JSON on stdout
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+from medtune.config import load_params, section
+from medtune.io import InputError, read_jsonl
+
+DATA = Path("data/split/cot/test.jsonl")
+ADAPTER = Path("models/cot/adapter")
+TARGET_RATIO = 3.0
+N_PROMPTS = 64
+MAX_NEW_TOKENS = 64
+WARMUP_PROMPTS = 4
+
+
+def bench_prompts(n: int = N_PROMPTS) -> list[list[dict]]:
+    """The first `n` CoT test prompts (system + user turns; the answer turn dropped)."""
+    if not DATA.exists():
+        raise InputError(f"{DATA}: missing; run `dvc repro split` first")
+    rows = read_jsonl(DATA)[:n]
+    if not rows:
+        raise InputError(f"{DATA}: no rows")
+    return [[m for m in row["messages"] if m["role"] != "assistant"] for row in rows]
+
+
+def transformers_tokens_per_s(base: str, adapter: Path | None, prompts_: list, max_new_tokens: int, batch_size: int) -> dict:
+    import torch
+
+    from medtune.evaluate.generation import load_for_generation, prompt_ids
+
+    model, tokenizer = load_for_generation(base, adapter)
+    ids = [prompt_ids(tokenizer, m) for m in prompts_]
+    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    device = next(model.parameters()).device
+
+    # The batching of `evaluate.generation.generate`, repeated here only to force a fixed number of new tokens.
+    def run(rows: list[list[int]]) -> int:
+        produced = 0
+        order = sorted(rows, key=len, reverse=True)
+        for start in range(0, len(order), batch_size):
+            batch = order[start : start + batch_size]
+            width = max(map(len, batch))
+            input_ids = torch.tensor([[pad] * (width - len(r)) + r for r in batch], device=device)
+            mask = torch.tensor([[0] * (width - len(r)) + [1] * len(r) for r in batch], device=device)
+            out = model.generate(input_ids=input_ids, attention_mask=mask, max_new_tokens=max_new_tokens,
+                                 min_new_tokens=max_new_tokens, do_sample=False, pad_token_id=pad, use_cache=True)
+            produced += (out.shape[1] - width) * len(batch)
+        return produced
+
+    with torch.inference_mode():
+        run(ids[:WARMUP_PROMPTS])
+        started = time.perf_counter()
+        tokens = run(ids)
+        seconds = time.perf_counter() - started
+    return {"tokens": tokens, "seconds": round(seconds, 2), "tokens_per_s": round(tokens / seconds, 1)}
+
+
+def vllm_tokens_per_s(base: str, adapter: Path | None, prompts_: list, max_new_tokens: int) -> dict:
+    os.environ.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0")
+    from vllm import SamplingParams
+
+    from medtune.evaluate.generation import VllmBackend, prompt_ids
+
+    engine = VllmBackend(base, {"cot": adapter} if adapter else {})
+    request = engine._request("cot" if adapter else None)
+    ids = [{"prompt_token_ids": prompt_ids(engine.tokenizer, m)} for m in prompts_]
+    sampling = SamplingParams(temperature=0.0, max_tokens=max_new_tokens, min_tokens=max_new_tokens, ignore_eos=True)
+
+    def run(rows: list[dict]) -> int:
+        results = engine.llm.generate(rows, sampling, lora_request=request, use_tqdm=False)
+        return sum(len(r.outputs[0].token_ids) for r in results)
+
+    run(ids[:WARMUP_PROMPTS])
+    started = time.perf_counter()
+    tokens = run(ids)
+    seconds = time.perf_counter() - started
+    engine.close()
+    return {"tokens": tokens, "seconds": round(seconds, 2), "tokens_per_s": round(tokens / seconds, 1)}
+
+
+def bench_generation(n_prompts: int = N_PROMPTS, max_new_tokens: int = MAX_NEW_TOKENS) -> dict:
+    params = load_params()
+    base = str(section(params, "models.cot"))
+    adapter = ADAPTER if (ADAPTER / "adapter_config.json").exists() else None
+    batch_size = int(section(params, "eval.batch_size"))
+    prompts_ = bench_prompts(n_prompts)
+    hf = transformers_tokens_per_s(base, adapter, prompts_, max_new_tokens, batch_size)
+    vl = vllm_tokens_per_s(base, adapter, prompts_, max_new_tokens)
+    if hf["tokens"] != vl["tokens"]:
+        raise RuntimeError(f"backends generated different token counts ({hf['tokens']} vs {vl['tokens']})")
+    ratio = vl["tokens_per_s"] / hf["tokens_per_s"]
+    return {
+        "prompts": len(prompts_), "new_tokens_per_prompt": max_new_tokens, "with_adapter": adapter is not None,
+        "transformers_batch_size": batch_size, "omp_threads": os.environ.get("OMP_NUM_THREADS", "unset"),
+        **{f"transformers_{k}": v for k, v in hf.items()}, **{f"vllm_{k}": v for k, v in vl.items()},
+        "vllm_vs_transformers_ratio": round(ratio, 2), "target_ratio": TARGET_RATIO, "meets_target": ratio >= TARGET_RATIO,
+    }
+
+
+if __name__ == "__main__":
+    from medtune.console import setup_logging
+
+    setup_logging()
+    print(json.dumps(bench_generation(), indent=2))
