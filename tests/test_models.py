@@ -20,7 +20,8 @@ def test_missing_wheel_names_the_package():
 
 
 @pytest.mark.parametrize("spec", ["./models/never-built", "/nonexistent/model", "models/base/tiny-lm", "~/nothing/here"])
-def test_missing_local_path_fails_without_a_hub_retry(spec):
+def test_missing_local_path_fails_without_a_hub_retry(spec, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # relative specs must be missing even in a checkout where `dvc repro` built models/
     with pytest.raises(ConfigError, match="does not exist"):
         resolve_model_path(spec)
 
