@@ -1,11 +1,13 @@
 """Generation throughput benchmark: vLLM vs transformers `generate`, same model, same prompts (issue 6: >= 3x).
 
-Both backends decode the CoT test prompts (the exact runtime prompt, `prompts.cot_messages`) greedily with the CoT
+Both backends decode the CoT evaluation workload — every CoT test prompt (the exact runtime prompt,
+`prompts.cot_messages`; at most `MAX_PROMPTS`) with `eval.cot.max_new_tokens` new tokens — greedily with the CoT
 adapter on its base (`models.cot`; the base alone when the adapter is not trained yet). Every row generates exactly
 `max_new_tokens` tokens in both (`min_new_tokens` / `ignore_eos`), so the token counts are identical and the ratio
 is a pure wall-time ratio. transformers runs the way evaluation does (`evaluate.generation`: longest prompt first,
 left-padded batches of `eval.batch_size`); vLLM gets the whole list at once (continuous batching). Each backend
-decodes a few warm-up prompts first (vLLM's first LoRA request compiles kernels). Target: ratio >= 3.
+decodes a few warm-up prompts first (vLLM's first LoRA request compiles kernels), then the workload `REPEATS` times;
+the fastest repeat counts (other processes on a shared machine only ever slow a run down). Target: ratio >= 3.
 
     python -m medtune.serve.bench_generation      # JSON on stdout
 """
@@ -23,12 +25,23 @@ from medtune.io import InputError, read_jsonl
 DATA = Path("data/split/cot/test.jsonl")
 ADAPTER = Path("models/cot/adapter")
 TARGET_RATIO = 3.0
-N_PROMPTS = 64
-MAX_NEW_TOKENS = 64
+MAX_PROMPTS = 256
 WARMUP_PROMPTS = 4
+REPEATS = 3
 
 
-def bench_prompts(n: int = N_PROMPTS) -> list[list[dict]]:
+def best_of(run, rows, repeats: int = REPEATS) -> tuple[int, float]:
+    """(tokens, seconds) of the fastest of `repeats` timed runs, after one warm-up on a few rows."""
+    run(rows[:WARMUP_PROMPTS])
+    timings = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        tokens = run(rows)
+        timings.append((tokens, time.perf_counter() - started))
+    return min(timings, key=lambda t: t[1])
+
+
+def bench_prompts(n: int = MAX_PROMPTS) -> list[list[dict]]:
     """The first `n` CoT test prompts (system + user turns; the answer turn dropped)."""
     if not DATA.exists():
         raise InputError(f"{DATA}: missing; run `dvc repro split` first")
@@ -63,20 +76,20 @@ def transformers_tokens_per_s(base: str, adapter: Path | None, prompts_: list, m
         return produced
 
     with torch.inference_mode():
-        run(ids[:WARMUP_PROMPTS])
-        started = time.perf_counter()
-        tokens = run(ids)
-        seconds = time.perf_counter() - started
-    return {"tokens": tokens, "seconds": round(seconds, 2), "tokens_per_s": round(tokens / seconds, 1)}
+        tokens, seconds = best_of(run, ids)
+    return {"tokens": tokens, "seconds": round(seconds, 2), "tokens_per_s": round(tokens / seconds, 1),
+            "torch_threads": torch.get_num_threads()}
 
 
 def vllm_tokens_per_s(base: str, adapter: Path | None, prompts_: list, max_new_tokens: int) -> dict:
     os.environ.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0")
+    import torch
     from vllm import SamplingParams
 
     from medtune.evaluate.generation import VllmBackend, prompt_ids
 
     engine = VllmBackend(base, {"cot": adapter} if adapter else {})
+    threads = torch.get_num_threads()  # in-process engine: the intra-op threads its CPU worker set up
     request = engine._request("cot" if adapter else None)
     ids = [{"prompt_token_ids": prompt_ids(engine.tokenizer, m)} for m in prompts_]
     sampling = SamplingParams(temperature=0.0, max_tokens=max_new_tokens, min_tokens=max_new_tokens, ignore_eos=True)
@@ -85,16 +98,16 @@ def vllm_tokens_per_s(base: str, adapter: Path | None, prompts_: list, max_new_t
         results = engine.llm.generate(rows, sampling, lora_request=request, use_tqdm=False)
         return sum(len(r.outputs[0].token_ids) for r in results)
 
-    run(ids[:WARMUP_PROMPTS])
-    started = time.perf_counter()
-    tokens = run(ids)
-    seconds = time.perf_counter() - started
+    tokens, seconds = best_of(run, ids)
     engine.close()
-    return {"tokens": tokens, "seconds": round(seconds, 2), "tokens_per_s": round(tokens / seconds, 1)}
+    # vLLM's CPU worker pins its own OpenMP threads; record what it ran on so the comparison can be judged
+    return {"tokens": tokens, "seconds": round(seconds, 2), "tokens_per_s": round(tokens / seconds, 1),
+            "torch_threads": threads, "cpus": len(os.sched_getaffinity(0))}
 
 
-def bench_generation(n_prompts: int = N_PROMPTS, max_new_tokens: int = MAX_NEW_TOKENS) -> dict:
+def bench_generation(n_prompts: int = MAX_PROMPTS, max_new_tokens: int | None = None) -> dict:
     params = load_params()
+    max_new_tokens = max_new_tokens or int(section(params, "eval.cot.max_new_tokens"))
     base = str(section(params, "models.cot"))
     adapter = ADAPTER if (ADAPTER / "adapter_config.json").exists() else None
     batch_size = int(section(params, "eval.batch_size"))
@@ -106,7 +119,7 @@ def bench_generation(n_prompts: int = N_PROMPTS, max_new_tokens: int = MAX_NEW_T
     ratio = vl["tokens_per_s"] / hf["tokens_per_s"]
     return {
         "prompts": len(prompts_), "new_tokens_per_prompt": max_new_tokens, "with_adapter": adapter is not None,
-        "transformers_batch_size": batch_size, "omp_threads": os.environ.get("OMP_NUM_THREADS", "unset"),
+        "transformers_batch_size": batch_size, "repeats": REPEATS,
         **{f"transformers_{k}": v for k, v in hf.items()}, **{f"vllm_{k}": v for k, v in vl.items()},
         "vllm_vs_transformers_ratio": round(ratio, 2), "target_ratio": TARGET_RATIO, "meets_target": ratio >= TARGET_RATIO,
     }
