@@ -15,12 +15,13 @@ def test_agreement_counts_decisions_not_float_noise():
     assert metrics["base_backend_disagreements"] == 2
     assert metrics["base_max_abs_p_yes_diff"] == pytest.approx(0.6)
     assert metrics["base_mean_abs_p_yes_diff"] == pytest.approx((1e-7 + 0.1 + 2e-5 + 0.6) / 4, rel=1e-2)
+    assert metrics["base_yes_share"] == 0.75 and metrics["base_p_yes_spread"] == pytest.approx(0.7)
 
 
 def test_identical_scores_agree_fully():
     metrics = agreement_metrics([0.1, 0.5, 0.9], [0.1, 0.5, 0.9])
     assert metrics == {"backend_agreement": 1.0, "backend_disagreements": 0, "max_abs_p_yes_diff": 0.0,
-                       "mean_abs_p_yes_diff": 0.0}
+                       "mean_abs_p_yes_diff": 0.0, "yes_share": 0.666667, "p_yes_spread": 0.8}
 
 
 def test_agreement_needs_matching_rows():
@@ -58,3 +59,4 @@ def test_vllm_and_transformers_make_the_same_reranker_decisions(tmp_path):
     assert metrics["n_test"] == 24
     assert metrics["backend_agreement"] == 1.0 and metrics["base_backend_agreement"] == 1.0
     assert metrics["max_abs_p_yes_diff"] < 1e-4 and metrics["base_max_abs_p_yes_diff"] < 1e-4
+    assert metrics["p_yes_spread"] > 1e-3 and metrics["base_p_yes_spread"] > 1e-3  # scores vary: agreement is not vacuous

@@ -4,7 +4,8 @@ Both backends score the test split's (patient, criterion) pairs with the same pr
 token ids (`evaluate.generation`); the decision is P(Yes) >= 0.5 as in `evaluate.reranker`. Agreement is the share
 of rows where the decisions match — for the fine-tuned adapter (`backend_agreement`, the headline) and the untuned
 base (`base_backend_agreement`). Small float differences are expected (different kernels); a row disagrees only
-when they straddle 0.5, so `max_abs_p_yes_diff` is reported next to the agreement to show how close that came.
+when they straddle 0.5, so `max_abs_p_yes_diff` is reported next to the agreement to show how close that came, and
+`yes_share` / `p_yes_spread` (of the reference backend) show whether the scores vary enough for agreement to mean much.
 """
 
 from __future__ import annotations
@@ -33,6 +34,9 @@ def agreement_metrics(reference: Sequence[float], candidate: Sequence[float], pr
         f"{prefix}backend_disagreements": int((~agree).sum()),
         f"{prefix}max_abs_p_yes_diff": float(f"{diff.max():.3g}"),
         f"{prefix}mean_abs_p_yes_diff": float(f"{diff.mean():.3g}"),
+        # context for the agreement: with every row decided the same way, or every P(Yes) equal, it says little
+        f"{prefix}yes_share": round(float((ref >= 0.5).mean()), 6),
+        f"{prefix}p_yes_spread": float(f"{ref.max() - ref.min():.3g}"),
     }
 
 
@@ -79,9 +83,10 @@ def print_table(metrics: dict) -> None:
     from medtune.console import console
 
     table = Table(title=f"reranker decisions, {REFERENCE} vs {CANDIDATE} (n={metrics['n_test']} test rows)")
-    for column in ("model", "agreement", "disagreeing rows", "max |ΔP(Yes)|", "mean |ΔP(Yes)|"):
+    for column in ("model", "agreement", "disagreeing rows", "max |ΔP(Yes)|", "mean |ΔP(Yes)|", "decided Yes", "P(Yes) spread"):
         table.add_column(column)
     for prefix, label in (("", "fine-tuned"), ("base_", "untuned base")):
         table.add_row(label, f"{metrics[f'{prefix}backend_agreement']:.4f}", str(metrics[f"{prefix}backend_disagreements"]),
-                      f"{metrics[f'{prefix}max_abs_p_yes_diff']:.2e}", f"{metrics[f'{prefix}mean_abs_p_yes_diff']:.2e}")
+                      f"{metrics[f'{prefix}max_abs_p_yes_diff']:.2e}", f"{metrics[f'{prefix}mean_abs_p_yes_diff']:.2e}",
+                      f"{metrics[f'{prefix}yes_share']:.1%}", f"{metrics[f'{prefix}p_yes_spread']:.3f}")
     console.print(table)
