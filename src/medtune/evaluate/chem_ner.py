@@ -31,7 +31,7 @@ import numpy as np
 from medtune import prompts
 from medtune.data.formats import RowError, chem_ner_relation
 from medtune.evaluate import common
-from medtune.io import read_jsonl
+from medtune.evaluate.common import read_eval_rows
 from medtune.text import normalize, normalize_surface
 
 log = logging.getLogger(__name__)
@@ -238,11 +238,7 @@ def evaluate_chem_ner(
     from medtune.evaluate.generation import open_backend
 
     started = time.perf_counter()
-    train_rows, test_rows = read_jsonl(train_path), read_jsonl(test_path)
-    if max_test_rows:
-        test_rows = test_rows[:max_test_rows]
-    if not test_rows:
-        raise ValueError(f"{test_path}: no test rows")
+    train_rows, test_rows = read_eval_rows(train_path, test_path, max_test_rows)
     engine = open_backend(backend, base_model, {"chem-ner": adapter})
     messages = [prompts.chem_ner_messages(r["text"], r["task"]) for r in test_rows]
     outputs = {

@@ -21,6 +21,19 @@ from medtune.evaluate.stats import bootstrap_ci, paired_bootstrap_delta
 IndexMetric = Callable[[np.ndarray], float]
 
 
+def read_eval_rows(train_path, test_path, max_test_rows: int = 0) -> tuple[list[dict], list[dict]]:
+    """Train rows (for baselines and seen/unseen) and the first `max_test_rows` test rows (0 = all); an empty
+    test split is an error naming the file, not a metric of nothing."""
+    from medtune.io import read_jsonl
+
+    train_rows, test_rows = read_jsonl(train_path), read_jsonl(test_path)
+    if max_test_rows:
+        test_rows = test_rows[:max_test_rows]
+    if not test_rows:
+        raise ValueError(f"{test_path}: no test rows")
+    return train_rows, test_rows
+
+
 def _round(value: float, digits: int | None) -> float:
     return float(value) if digits is None else round(float(value), digits)
 

@@ -32,7 +32,7 @@ import numpy as np
 from medtune import prompts
 from medtune.data.formats import endpoint_schema_errors
 from medtune.evaluate import common
-from medtune.io import read_jsonl
+from medtune.evaluate.common import read_eval_rows
 from medtune.text import normalize_surface
 
 log = logging.getLogger(__name__)
@@ -227,11 +227,7 @@ def evaluate_endpoints(
     from medtune.train.tasks import endpoints_example
 
     started = time.perf_counter()
-    train_rows, test_rows = read_jsonl(train_path), read_jsonl(test_path)
-    if max_test_rows:
-        test_rows = test_rows[:max_test_rows]
-    if not test_rows:
-        raise ValueError(f"{test_path}: no test rows")
+    train_rows, test_rows = read_eval_rows(train_path, test_path, max_test_rows)
     engine = open_backend(backend, base_model, {"endpoints": adapter})
     messages = [prompts.endpoint_messages(r["text"]) for r in test_rows]
     outputs = {
