@@ -37,6 +37,7 @@ TINY_PROFILE: dict[str, Any] = {
     "tiny_lm": {"vocab_size": 400, "hidden_size": 64, "num_layers": 2, "num_heads": 2, "intermediate_size": 128,
                 "max_position_embeddings": 512, "block_size": 128, "chat_docs": 40, "json_docs": 10,
                 "epochs": 1, "max_steps": 4, "batch_size": 8},
+    "eval": {"bootstrap": 100, "reranker": {"max_test_rows": 12}},
     "train": {"epochs": 1, "batch_size": 8, "max_seq_len": 256, "eval_steps": 2, "save_steps": 2, "save_total_limit": 2,
               "logging_steps": 1, "early_stopping_patience": 0, "max_examples": 48},
     "lora": {"r": 4, "alpha": 8},

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from medtune.config import ConfigError, LoraSettings, SFTRunSettings, TrainSettings
 from medtune.io import atomic_path, read_jsonl, write_json
+from medtune.ops.determinism import canonicalize_adapter_config
 from medtune.train import models as model_utils
 from medtune.train.tasks import load_examples
 
@@ -195,7 +196,7 @@ def train_sft(
         model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=model_utils.cuda_available())
     callbacks = [RichProgressCallback(f"train {task}"), EvalLogCallback(f"train {task}")]
     if live_dir:
-        callbacks.append(DvcLiveCallback(live_dir, resume=resume_from is not None))
+        callbacks.append(DvcLiveCallback(live_dir, resume=resume_from is not None, resume_step=_step_of(resume_from)))
     if evaluating and train.early_stopping_patience:
         callbacks.append(EarlyStoppingCallback(early_stopping_patience=train.early_stopping_patience))
     trainer = SFTTrainer(
@@ -241,6 +242,7 @@ def train_sft(
 
     with atomic_path(output_dir, is_dir=True) as tmp:
         trainer.model.save_pretrained(tmp)
+        canonicalize_adapter_config(tmp)  # byte-identical reruns (ops/determinism.py)
         tokenizer.save_pretrained(tmp)
     shutil.rmtree(ckpt_dir, ignore_errors=True)  # the adapter is in place: the run no longer needs resuming
     metrics["seconds"] = round(time.perf_counter() - started, 1)
