@@ -53,3 +53,17 @@ def test_profile_overrides_merge_into_nested_params():
     assert merged == {"train": {"epochs": 1, "optim": "auto"}, "lora": {"r": 4}, "seed": 1}
     assert params["train"]["epochs"] == 3  # the input is left alone
     assert TINY_PROFILE["train"]["save_steps"] % TINY_PROFILE["train"]["eval_steps"] == 0
+
+
+def test_non_zero_ranks_read_the_resume_point_without_touching_the_folder(tmp_path):
+    from medtune.train.sft import FINGERPRINT_FILE, resume_point
+
+    (tmp_path / FINGERPRINT_FILE).write_text(json.dumps({"fingerprint": "abc"}))
+    for step, complete in ((2, True), (4, True), (6, False)):  # checkpoint-6 was cut short by a kill
+        (tmp_path / f"checkpoint-{step}").mkdir()
+        if complete:
+            (tmp_path / f"checkpoint-{step}" / "trainer_state.json").write_text("{}")
+    assert resume_point(tmp_path, "abc", resume=True) == str(tmp_path / "checkpoint-4")
+    assert resume_point(tmp_path, "other settings", resume=True) is None
+    assert resume_point(tmp_path, "abc", resume=False) is None
+    assert (tmp_path / "checkpoint-6").exists()  # only rank 0 (prepare_checkpoints) cleans up

@@ -23,6 +23,11 @@ LORA_RERUN_TARGET = 0.40
 BENCH_PROFILE = deep_merge(TINY_PROFILE, {
     "ner": {"max_examples": 40, "eval_steps": 10, "base": {"sentences": 40, "epochs": 1}},
     "nli": {"epochs": 1},
+    # the tiny tokenizer (vocab 400) spends more tokens per answer: QA/endpoints/chem-ner rows need a longer window
+    "tiny_lm": {"max_position_embeddings": 1024},
+    "train": {"max_seq_len": 1024},
+    "endpoints": {"train": {"max_seq_len": 1024}},
+    "chem_ner": {"train": {"max_seq_len": 1024}},
     "eval": {"bootstrap": 100, **{task: {"max_test_rows": 8} for task in ("reranker", "cot", "endpoints", "chem_ner", "qa")}},
 })
 
