@@ -10,6 +10,7 @@ from medtune.config import load_params, sft_settings
 from medtune.console import setup_logging
 from medtune.train.callbacks import quiet_library_output
 from medtune.train.commands import SFT_TASKS, default_run
+from medtune.train.launch import relaunch_if_needed
 from medtune.train.sft import train_sft
 
 
@@ -21,6 +22,7 @@ def main() -> None:
     quiet_library_output()
     params = load_params()
     lora, train = sft_settings(params, task)
+    relaunch_if_needed(train, [__file__, "--task", task])  # train.launcher: accelerate -> accelerate launch (train/launch.py)
     run = dataclasses.replace(default_run(params, task), eval_data=f"data/split/{task}/val.jsonl", resume=True)
     train_sft(task, run, lora, train, metrics_path=f"metrics/train/{task}.json", live_dir=f"metrics/train/{task}")
 

@@ -97,6 +97,13 @@ class TrainSettings:
     )
     logging_steps: int = field(default=10, metadata=flag("--logging-steps", "log loss/accuracy every N steps"))
     seed: int = field(default=42, metadata=flag("--seed", "random seed"))
+    launcher: str = field(
+        default="python",
+        metadata=flag("--launcher", "'python' (one process) or 'accelerate' (accelerate launch, config from --accelerate-config)"),
+    )
+    accelerate_config: str = field(
+        default="ddp", metadata=flag("--accelerate-config", "configs/accelerate/<name>.yaml for --launcher accelerate (cpu-2proc, ddp, fsdp)")
+    )
 
 
 @dataclass

@@ -56,8 +56,9 @@ def atomic_path(path: Path | str, is_dir: bool = False) -> Iterator[Path]:
     """Yield a temporary path next to `path`; on success it replaces `path` in one rename."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent)) if is_dir else Path(
-        tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)[1]
+    # `.partial` names are git- and dvc-ignored, so a temp left by a SIGKILL is never committed or cached
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)) if is_dir else Path(
+        tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)[1]
     )
     try:
         yield tmp

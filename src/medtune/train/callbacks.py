@@ -41,8 +41,11 @@ class EvalLogCallback(TrainerCallback):
 class DvcLiveCallback(TrainerCallback):
     """Training curves with dvclive, indexed by optimizer step (so a resumed run continues its curves)."""
 
-    def __init__(self, live_dir: Path | str, resume: bool = False):
+    def __init__(self, live_dir: Path | str, resume: bool = False, resume_step: int | None = None):
         from dvclive import Live
+
+        if resume and resume_step is not None:
+            drop_curve_points_after(live_dir, resume_step)
 
         # dvcyaml=None / save_dvc_exp=False: never touch dvc.yaml or create experiments; dvc.yaml declares the plots.
         self.live = Live(dir=str(live_dir), resume=resume, dvcyaml=None, save_dvc_exp=False)
@@ -58,6 +61,18 @@ class DvcLiveCallback(TrainerCallback):
 
     def on_train_end(self, args, state, control, **kwargs):
         self.live.end()
+
+
+def drop_curve_points_after(live_dir: Path | str, step: int) -> None:
+    """A killed run logged points past its last checkpoint; the resumed run logs those steps again, so the curves
+    keep only points up to the checkpoint it resumes from (no duplicate steps in the plots)."""
+    for tsv in Path(live_dir).glob("plots/metrics/**/*.tsv"):
+        header, *rows = tsv.read_text().splitlines(keepends=True)
+        names = header.rstrip("\n").split("\t")
+        if "step" not in names:
+            continue
+        at = names.index("step")
+        tsv.write_text(header + "".join(r for r in rows if r.strip() and int(float(r.split("\t")[at])) <= step))
 
 
 def quiet_library_output() -> None:

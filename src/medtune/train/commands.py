@@ -61,13 +61,16 @@ def resolve_sft(args: argparse.Namespace, params: dict) -> tuple[SFTRunSettings,
 
 def _train(args: argparse.Namespace) -> int:
     from medtune.train.callbacks import quiet_library_output
+    from medtune.train.launch import relaunch_if_needed
     from medtune.train.sft import train_sft
 
     run, lora, train = resolve_sft(args, _params(args.params))
+    relaunch_if_needed(train, ["-m", "medtune.cli", *sys.argv[1:]])  # --launcher accelerate (train/launch.py)
     quiet_library_output()
     metrics = train_sft(args.task, run, lora, train, metrics_path=args.metrics)
-    json.dump(metrics, sys.stdout, indent=2)
-    print()
+    if metrics.get("rank", 0) == 0:  # one JSON on stdout, from rank 0, when several processes train
+        json.dump(metrics, sys.stdout, indent=2)
+        print()
     return 0
 
 

@@ -7,17 +7,21 @@ a peft `LoraConfig` (loss on the completion only) -> adapter written atomically.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import json
 import logging
+import os
 import shutil
 import time
 from pathlib import Path
 
 from medtune.config import ConfigError, LoraSettings, SFTRunSettings, TrainSettings
 from medtune.io import atomic_path, read_jsonl, write_json
+from medtune.ops.determinism import canonicalize_adapter_config
 from medtune.train import models as model_utils
+from medtune.train.launch import is_main_process
 from medtune.train.tasks import load_examples
 
 log = logging.getLogger(__name__)
@@ -99,6 +103,28 @@ def prepare_checkpoints(ckpt_dir: Path, fingerprint: str, resume: bool) -> str |
     ckpt_dir.mkdir(parents=True)
     marker.write_text(json.dumps({"fingerprint": fingerprint}) + "\n")
     return None
+
+
+def resume_point(ckpt_dir: Path, fingerprint: str, resume: bool) -> str | None:
+    """What prepare_checkpoints chose, read-only (for the non-zero ranks of a distributed run, after rank 0)."""
+    marker = ckpt_dir / FINGERPRINT_FILE
+    if not resume or not marker.exists() or json.loads(marker.read_text()).get("fingerprint") != fingerprint:
+        return None
+    steps = sorted(int(p.parent.name.rsplit("-", 1)[1]) for p in ckpt_dir.glob("checkpoint-*/trainer_state.json"))
+    return str(ckpt_dir / f"checkpoint-{steps[-1]}") if steps else None
+
+
+@contextlib.contextmanager
+def main_process_first():
+    """accelerate's main_process_first in a distributed run (torch.distributed set up by the launcher); a no-op
+    in a single process, which never initialises a process group."""
+    if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
+        yield
+        return
+    from accelerate import PartialState
+
+    with PartialState(cpu=not model_utils.cuda_available()).main_process_first():
+        yield
 
 
 def sft_config(train: TrainSettings, ckpt_dir: Path, evaluating: bool, dtype: str, load_in_4bit: bool, padding: str = "longest"):
@@ -186,7 +212,10 @@ def train_sft(
 
     output_dir = Path(run.output_dir)
     ckpt_dir = checkpoint_dir_for(output_dir)
-    resume_from = prepare_checkpoints(ckpt_dir, run_fingerprint(task, run, lora, train), run.resume)
+    fingerprint = run_fingerprint(task, run, lora, train)
+    main_process = is_main_process()
+    with main_process_first():  # rank 0 clears or validates the checkpoints; the other ranks then only read them
+        resume_from = prepare_checkpoints(ckpt_dir, fingerprint, run.resume) if main_process else resume_point(ckpt_dir, fingerprint, run.resume)
 
     model = model_utils.load_causal_lm(run.base_model, dtype, load_in_4bit, padding)
     if load_in_4bit:
@@ -194,8 +223,8 @@ def train_sft(
 
         model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=model_utils.cuda_available())
     callbacks = [RichProgressCallback(f"train {task}"), EvalLogCallback(f"train {task}")]
-    if live_dir:
-        callbacks.append(DvcLiveCallback(live_dir, resume=resume_from is not None))
+    if live_dir and main_process:
+        callbacks.append(DvcLiveCallback(live_dir, resume=resume_from is not None, resume_step=_step_of(resume_from)))
     if evaluating and train.early_stopping_patience:
         callbacks.append(EarlyStoppingCallback(early_stopping_patience=train.early_stopping_patience))
     trainer = SFTTrainer(
@@ -209,6 +238,8 @@ def train_sft(
     )
     trainer.remove_callback(PrinterCallback)
     output = trainer.train(resume_from_checkpoint=resume_from)
+    if not main_process:  # rank 0 scores, saves and writes the metrics
+        return {"task": task, "steps": trainer.state.global_step, "rank": int(os.environ.get("RANK", "0"))}
 
     metrics = {
         "task": task,
@@ -220,6 +251,7 @@ def train_sft(
         "steps": trainer.state.global_step,
         "epochs": round(float(trainer.state.epoch or 0), 3),
         "resumed_from_step": _step_of(resume_from),
+        "world_size": int(os.environ.get("WORLD_SIZE", "1")),
         "train_runtime_seconds": round(float(output.metrics.get("train_runtime", 0.0)), 1),
         **_last_logged(trainer.state.log_history, {"loss": "train_loss", "mean_token_accuracy": "train_token_accuracy"}),
         **train_set.report("train"),
@@ -241,6 +273,7 @@ def train_sft(
 
     with atomic_path(output_dir, is_dir=True) as tmp:
         trainer.model.save_pretrained(tmp)
+        canonicalize_adapter_config(tmp)  # byte-identical reruns (ops/determinism.py)
         tokenizer.save_pretrained(tmp)
     shutil.rmtree(ckpt_dir, ignore_errors=True)  # the adapter is in place: the run no longer needs resuming
     metrics["seconds"] = round(time.perf_counter() - started, 1)
