@@ -98,6 +98,7 @@ def fixed_prompt_texts() -> list[str]:
         prompts.QA_REFUSAL,
         WARMUP_QUESTION,
         CONCEPT_QUESTION,
+        QUOTE_QUESTION,
         *prompts.RERANKER_LABELS,
         *prompts.COT_VERDICTS,
     ]
@@ -209,16 +210,59 @@ def concept_warmup_conversations(texts: list[str], n: int, seed: int) -> list[li
     return conversations
 
 
+QUOTE_QUESTION = 'Quote the sentence of the text that mentions "{word}".'
+
+
+def quote_warmup_conversations(texts: list[str], n: int, seed: int) -> list[list[dict]]:
+    """Self-supervised 'Quote the sentence that mentions "W"' turns: the answer is that sentence, copied verbatim.
+
+    The extraction tasks (endpoints, chem-ner) answer with spans copied from their input; a real instruction-tuned
+    base can already find and copy a span, the stand-in learns it here. W is a word that occurs in exactly one
+    sentence of a multi-sentence text, so the answer is unambiguous; no task label is used."""
+    if n <= 0:
+        return []
+    rng = random.Random(seed)
+    candidates = []
+    for text in texts:
+        sentences = [s.strip() for s in _SENTENCE_END.split(text) if s.strip()]
+        if len(sentences) < 2 or len(text) > 1200:
+            continue
+        counts: dict[str, int] = {}
+        for sentence in sentences:
+            for word in set(_WORD.findall(sentence)):
+                counts[word] = counts.get(word, 0) + 1
+        unique = [(word, sentence) for sentence in sentences for word in sorted(set(_WORD.findall(sentence))) if counts[word] == 1]
+        if unique:
+            candidates.append((text, unique))
+    conversations = []
+    for _ in range(min(n, 50 * len(candidates))):
+        text, unique = rng.choice(candidates) if candidates else (None, None)
+        if text is None:
+            break
+        word, sentence = rng.choice(unique)
+        conversations.append([
+            {"role": "user", "content": f"{QUOTE_QUESTION.format(word=word)}\n\nText: {text}"},
+            {"role": "assistant", "content": sentence},
+        ])
+    return conversations
+
+
 # ---- tokenizer ----------------------------------------------------------------------------------------------
 
 
-def train_tokenizer(texts: Iterable[str], vocab_size: int):
-    """Byte-level BPE (any byte sequence is encodable, so no <unk>) wrapped for `AutoTokenizer`."""
+def train_tokenizer(texts: Iterable[str], vocab_size: int, split_digits: bool = True):
+    """Byte-level BPE (any byte sequence is encodable, so no <unk>) wrapped for `AutoTokenizer`.
+
+    `split_digits`: every digit is its own token, as in Llama and Gemma. Without it BPE learns merges such as "14"
+    or "5.6", so two numbers share no sub-token structure and a small model cannot learn to compare them (lab
+    thresholds, ages)."""
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast
 
     bpe = Tokenizer(models.BPE())
-    bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    byte_level = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    bpe.pre_tokenizer = (pre_tokenizers.Sequence([pre_tokenizers.Digits(individual_digits=True), byte_level])
+                         if split_digits else byte_level)
     bpe.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(
         vocab_size=vocab_size,
@@ -344,10 +388,11 @@ def build_base(
     set_seed(seed)
     texts = corpus_texts(split_dir, tasks)
     warmup = json_warmup_documents(texts, settings.json_docs, seed)  # JSON syntax, no labels (json_warmup.py)
-    tokenizer = train_tokenizer(texts + warmup, settings.vocab_size)
+    tokenizer = train_tokenizer(texts + warmup, settings.vocab_size, settings.split_digits)
     model = build_model(tokenizer, settings, seed)
     conversations = chat_warmup_conversations(texts, settings.chat_docs, seed)
     conversations += concept_warmup_conversations(texts, settings.concept_docs, seed + 1)
+    conversations += quote_warmup_conversations(texts, settings.quote_docs, seed + 2)
     blocks = pretraining_blocks(texts + warmup, conversations, tokenizer, settings.block_size, seed)
     n_params = sum(p.numel() for p in model.parameters())
     log.info("tiny-lm: %d texts + %d chat warm-up turns, vocab %d, %.2f M parameters, %d blocks of %d tokens",
