@@ -217,3 +217,36 @@ def test_quote_warmup_answers_with_the_one_sentence_that_holds_the_word():
         assert word not in re.findall(r"[A-Za-z][A-Za-z0-9-]{3,}", others)
     assert quote_warmup_conversations(texts, 100, seed=1) == conversations  # seeded
     assert quote_warmup_conversations(["A single sentence."], 10, seed=1) == []
+
+
+def test_probe_documents_answer_from_the_text_and_the_lexicon_only():
+    from medtune.train.base_lm import probe_documents
+
+    texts = ["Known T2DM, diagnosed 3 years ago. Currently takes apixaban daily. Denies asthma.",
+             "Latest eGFR was 48 mL/min/1.73 m2. Works as a teacher."]
+    documents = probe_documents(texts, 200, seed=1)
+    assert len(documents) == 200
+    answers: dict = {}
+    for document in documents:
+        head, probes = document.split("\nMentioned?\n")
+        lines = probes.split("\n")
+        assert len(lines) == 8
+        for line in lines:
+            term, answer = line.rsplit(": ", 1)
+            answers.setdefault((head[6:11], term), set()).add(answer)
+    assert all(len(a) == 1 for a in answers.values())  # the same question always gets the same answer
+    first, second = texts[0][:5], texts[1][:5]
+    expected = {(first, "type 2 diabetes mellitus"): "Yes", (first, "anticoagulant"): "Yes", (first, "asthma"): "Yes",
+                (first, "warfarin"): "No", (second, "estimated GFR"): "Yes", (second, "EGFR"): "No", (second, "teacher"): "Yes"}
+    seen = {k: v for k, v in expected.items() if k in answers}
+    assert len(seen) >= 3 and all(answers[k] == {v} for k, v in seen.items())
+    assert probe_documents(texts, 200, seed=1) == documents  # seeded
+
+
+def test_repeat_documents_copy_a_span_of_the_corpus():
+    from medtune.train.base_lm import repeat_documents
+
+    texts = ["First sentence here. Second one follows. Third closes it."]
+    for document in repeat_documents(texts, 30, seed=2):
+        first, second = document.split("\nRepeat: ")
+        assert first.startswith("Text: ") and first[6:] == second and second in texts[0]
