@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from lm_fixtures import make_rows, write_split_tree
 
@@ -189,3 +191,62 @@ def test_concept_warmup_counts_synonyms_and_negations_and_keeps_holdout_names_ou
     holdout = {n for c in lx.CONDITIONS for n in c.holdout_names} | {n for lab in lx.LABS for n in lab.holdout_names}
     assert not holdout & {s for concept in lexicon_concepts() for s in concept}
     assert concept_warmup_conversations(texts, 300, seed=1) == conversations  # seeded
+
+
+def test_split_digits_gives_every_digit_its_own_token_and_round_trips():
+    texts = ["HbA1c 5.6 %. ALT 33 U/L. The patient is a 21 year old woman."] * 20
+    split, merged = train_tokenizer(texts, 400, split_digits=True), train_tokenizer(texts, 400, split_digits=False)
+    text = "HbA1c 5.67 %, ALT 123 U/L"
+    tokens = split.convert_ids_to_tokens(split(text)["input_ids"])
+    assert [t for t in tokens if any(ch.isdigit() for ch in t) and len(t.lstrip("Ġ")) > 1 and t.lstrip("Ġ").isdigit()] == []
+    assert {"1", "2", "3"} <= set(tokens)
+    assert split.decode(split(text)["input_ids"]) == text
+    assert any(t.lstrip("Ġ").isdigit() and len(t.lstrip("Ġ")) > 1 for t in merged.convert_ids_to_tokens(merged("ALT 33 U/L")["input_ids"]))
+
+
+def test_quote_warmup_answers_with_the_one_sentence_that_holds_the_word():
+    from medtune.train.base_lm import quote_warmup_conversations
+
+    texts = [r["patient_text"] for r in make_rows(10, seed=4)["reranker"]] + ["One sentence only without a second."]
+    conversations = quote_warmup_conversations(texts, 100, seed=1)
+    assert len(conversations) == 100
+    for user, assistant in conversations:
+        word, text = user["content"].split('"')[1], user["content"].split("Text: ", 1)[1]
+        assert assistant["content"] in text and word in assistant["content"]
+        others = text.replace(assistant["content"], "")
+        assert word not in re.findall(r"[A-Za-z][A-Za-z0-9-]{3,}", others)
+    assert quote_warmup_conversations(texts, 100, seed=1) == conversations  # seeded
+    assert quote_warmup_conversations(["A single sentence."], 10, seed=1) == []
+
+
+def test_probe_documents_answer_from_the_text_and_the_lexicon_only():
+    from medtune.train.base_lm import probe_documents
+
+    texts = ["Known T2DM, diagnosed 3 years ago. Currently takes apixaban daily. Denies asthma.",
+             "Latest eGFR was 48 mL/min/1.73 m2. Works as a teacher."]
+    documents = probe_documents(texts, 200, seed=1)
+    assert len(documents) == 200
+    answers: dict = {}
+    for document in documents:
+        head, probes = document.split("\nMentioned?\n")
+        lines = probes.split("\n")
+        assert len(lines) == 8
+        for line in lines:
+            term, answer = line.rsplit(": ", 1)
+            answers.setdefault((head[6:11], term), set()).add(answer)
+    assert all(len(a) == 1 for a in answers.values())  # the same question always gets the same answer
+    first, second = texts[0][:5], texts[1][:5]
+    expected = {(first, "type 2 diabetes mellitus"): "Yes", (first, "anticoagulant"): "Yes", (first, "asthma"): "Yes",
+                (first, "warfarin"): "No", (second, "estimated GFR"): "Yes", (second, "EGFR"): "No", (second, "teacher"): "Yes"}
+    seen = {k: v for k, v in expected.items() if k in answers}
+    assert len(seen) >= 3 and all(answers[k] == {v} for k, v in seen.items())
+    assert probe_documents(texts, 200, seed=1) == documents  # seeded
+
+
+def test_repeat_documents_copy_a_span_of_the_corpus():
+    from medtune.train.base_lm import repeat_documents
+
+    texts = ["First sentence here. Second one follows. Third closes it."]
+    for document in repeat_documents(texts, 30, seed=2):
+        first, second = document.split("\nRepeat: ")
+        assert first.startswith("Text: ") and first[6:] == second and second in texts[0]

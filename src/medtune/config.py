@@ -143,6 +143,11 @@ class TinyLMSettings:
     batch_size: int = field(default=16, metadata=flag("--pretrain-batch-size", "pretraining batch size (blocks)"))
     learning_rate: float = field(default=2e-3, metadata=flag("--pretrain-learning-rate", "pretraining peak learning rate"))
     json_docs: int = field(default=400, metadata=flag("--json-docs", "label-free seed-001-shaped JSON documents mixed into pretraining (0 = none)"))
+    probe_docs: int = field(default=0, metadata=flag("--probe-docs", "label-free dense matching documents (a text, then 8 'term: Yes|No' lines) mixed into pretraining (0 = none)"))
+    repeat_docs: int = field(default=0, metadata=flag("--repeat-docs", "label-free 'Text: X / Repeat: X' copying documents mixed into pretraining (0 = none)"))
+    quote_docs: int = field(default=0, metadata=flag("--quote-docs", "self-supervised 'quote the sentence that mentions W' turns mixed into pretraining (0 = none)"))
+    split_digits: bool = field(default=True, metadata=flag("--split-digits", "tokenize every digit on its own (as Llama/Gemma do), so number comparisons are learnable",
+                                                                  action=argparse.BooleanOptionalAction))
 
 
 @dataclass

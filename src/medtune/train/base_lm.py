@@ -98,6 +98,7 @@ def fixed_prompt_texts() -> list[str]:
         prompts.QA_REFUSAL,
         WARMUP_QUESTION,
         CONCEPT_QUESTION,
+        QUOTE_QUESTION,
         *prompts.RERANKER_LABELS,
         *prompts.COT_VERDICTS,
     ]
@@ -209,16 +210,118 @@ def concept_warmup_conversations(texts: list[str], n: int, seed: int) -> list[li
     return conversations
 
 
+def probe_documents(texts: list[str], n: int, seed: int, probes: int = 8) -> list[str]:
+    """Dense label-free matching practice: a text, then `probes` lines "<term>: Yes|No" saying whether the text
+    says anything about the term (a lexicon concept under any of its names, or a literal word of the corpus).
+
+    The one-question chat turns above give one supervised answer token per ~80-token document, too sparse for a
+    base pretrained for a few hundred steps: it learnt the answer format but stayed at chance on held-out notes.
+    Eight answers per text give the matching (attend from a term to the same or a synonymous term in the text)
+    eight times the signal per token. Derived from the unlabeled training text and the lexicon only."""
+    if n <= 0:
+        return []
+    rng = random.Random(seed)
+    concepts = lexicon_concepts()
+    patterns = [_surface_pattern(c) for c in concepts]
+    words = sorted({w for t in texts for w in _WORD.findall(t)})
+    from medtune.sample.lexicon import DRUG_CLASSES
+
+    class_names = set(DRUG_CLASSES)
+    candidates = [t for t in texts if 40 <= len(t) <= 1200]
+    if not candidates:
+        return []
+    documents = []
+    for _ in range(n):
+        text = rng.choice(candidates)
+        present = [i for i, pattern in enumerate(patterns) if pattern.search(text)]
+        absent = [i for i in range(len(concepts)) if i not in present]
+        lines = []
+        for _ in range(probes):
+            if rng.random() < 0.5:  # a lexicon concept, asked by any of its names
+                pool, answer = (present, "Yes") if present and rng.random() < 0.5 else (absent, "No")
+                concept = concepts[rng.choice(pool)]
+                # a drug class is asked by its class name only ("warfarin" is not said by a note naming apixaban)
+                term = concept[0] if concept[0] in class_names else rng.choice(concept)
+            else:  # a literal word, from the text or from elsewhere in the corpus
+                own = _WORD.findall(text)
+                term = rng.choice(own) if own and rng.random() < 0.5 else rng.choice(words)
+                answer = "Yes" if re.search(rf"(?<![A-Za-z0-9]){re.escape(term)}(?![A-Za-z0-9])", text, re.IGNORECASE) else "No"
+            lines.append(f"{term}: {answer}")
+        documents.append(f"Text: {text}\nMentioned?\n" + "\n".join(lines))
+    return documents
+
+
+def repeat_documents(texts: list[str], n: int, seed: int) -> list[str]:
+    """'Text: X / Repeat: X' with X one to three consecutive sentences of the corpus: every token of the second copy
+    is predictable only by looking back at the first, the cheapest way to grow the copying ("induction") heads
+    that extraction needs. Label-free."""
+    if n <= 0:
+        return []
+    rng = random.Random(seed)
+    split = [[s.strip() for s in _SENTENCE_END.split(t) if s.strip()] for t in texts]
+    split = [s for s in split if s]
+    documents = []
+    for _ in range(n):
+        sentences = rng.choice(split)
+        start = rng.randrange(len(sentences))
+        span = " ".join(sentences[start : start + rng.randint(1, 3)])
+        documents.append(f"Text: {span}\nRepeat: {span}")
+    return documents
+
+
+QUOTE_QUESTION = 'Quote the sentence of the text that mentions "{word}".'
+
+
+def quote_warmup_conversations(texts: list[str], n: int, seed: int) -> list[list[dict]]:
+    """Self-supervised 'Quote the sentence that mentions "W"' turns: the answer is that sentence, copied verbatim.
+
+    The extraction tasks (endpoints, chem-ner) answer with spans copied from their input; a real instruction-tuned
+    base can already find and copy a span, the stand-in learns it here. W is a word that occurs in exactly one
+    sentence of a multi-sentence text, so the answer is unambiguous; no task label is used."""
+    if n <= 0:
+        return []
+    rng = random.Random(seed)
+    candidates = []
+    for text in texts:
+        sentences = [s.strip() for s in _SENTENCE_END.split(text) if s.strip()]
+        if len(sentences) < 2 or len(text) > 1200:
+            continue
+        counts: dict[str, int] = {}
+        for sentence in sentences:
+            for word in set(_WORD.findall(sentence)):
+                counts[word] = counts.get(word, 0) + 1
+        unique = [(word, sentence) for sentence in sentences for word in sorted(set(_WORD.findall(sentence))) if counts[word] == 1]
+        if unique:
+            candidates.append((text, unique))
+    conversations = []
+    for _ in range(min(n, 50 * len(candidates))):
+        text, unique = rng.choice(candidates) if candidates else (None, None)
+        if text is None:
+            break
+        word, sentence = rng.choice(unique)
+        conversations.append([
+            {"role": "user", "content": f"{QUOTE_QUESTION.format(word=word)}\n\nText: {text}"},
+            {"role": "assistant", "content": sentence},
+        ])
+    return conversations
+
+
 # ---- tokenizer ----------------------------------------------------------------------------------------------
 
 
-def train_tokenizer(texts: Iterable[str], vocab_size: int):
-    """Byte-level BPE (any byte sequence is encodable, so no <unk>) wrapped for `AutoTokenizer`."""
+def train_tokenizer(texts: Iterable[str], vocab_size: int, split_digits: bool = True):
+    """Byte-level BPE (any byte sequence is encodable, so no <unk>) wrapped for `AutoTokenizer`.
+
+    `split_digits`: every digit is its own token, as in Llama and Gemma. Without it BPE learns merges such as "14"
+    or "5.6", so two numbers share no sub-token structure and a small model cannot learn to compare them (lab
+    thresholds, ages)."""
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast
 
     bpe = Tokenizer(models.BPE())
-    bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    byte_level = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    bpe.pre_tokenizer = (pre_tokenizers.Sequence([pre_tokenizers.Digits(individual_digits=True), byte_level])
+                         if split_digits else byte_level)
     bpe.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(
         vocab_size=vocab_size,
@@ -344,11 +447,13 @@ def build_base(
     set_seed(seed)
     texts = corpus_texts(split_dir, tasks)
     warmup = json_warmup_documents(texts, settings.json_docs, seed)  # JSON syntax, no labels (json_warmup.py)
-    tokenizer = train_tokenizer(texts + warmup, settings.vocab_size)
+    skills = probe_documents(texts, settings.probe_docs, seed + 3) + repeat_documents(texts, settings.repeat_docs, seed + 4)
+    tokenizer = train_tokenizer(texts + warmup, settings.vocab_size, settings.split_digits)
     model = build_model(tokenizer, settings, seed)
     conversations = chat_warmup_conversations(texts, settings.chat_docs, seed)
     conversations += concept_warmup_conversations(texts, settings.concept_docs, seed + 1)
-    blocks = pretraining_blocks(texts + warmup, conversations, tokenizer, settings.block_size, seed)
+    conversations += quote_warmup_conversations(texts, settings.quote_docs, seed + 2)
+    blocks = pretraining_blocks(texts + warmup + skills, conversations, tokenizer, settings.block_size, seed)
     n_params = sum(p.numel() for p in model.parameters())
     log.info("tiny-lm: %d texts + %d chat warm-up turns, vocab %d, %.2f M parameters, %d blocks of %d tokens",
              len(texts), len(conversations), len(tokenizer), n_params / 1e6, len(blocks), settings.block_size)
@@ -361,6 +466,7 @@ def build_base(
     return {
         "corpus_texts": len(texts),
         "chat_warmup_turns": len(conversations),
+        "skill_documents": len(skills),
         "corpus_tokens": len(blocks) * settings.block_size,
         "vocab_size": len(tokenizer),
         "parameters": n_params,
