@@ -3,7 +3,7 @@
 
 from medtune.config import load_params, section
 from medtune.console import console, setup_logging
-from medtune.evaluate.ner import evaluate_ner, flatten, trained_model_dir
+from medtune.evaluate.ner import evaluate_ner, flatten, headline, print_report, trained_model_dir
 from medtune.io import write_json
 from medtune.ner.data import read_ner_rows
 from medtune.ner.model import load_ner_model
@@ -31,11 +31,9 @@ def main() -> None:
         seed=settings.seed,
         batch_size=settings.batch_size,
     )
-    write_json(OUTPUT, flatten(results))
-    for system in ("model", "base", "gazetteer"):
-        exact = results[system]["exact"]
-        low, high = exact["micro_f1_ci"]
-        console.print(f"{system:>9}: exact micro-F1 {exact['micro_f1']:.3f} [{low:.3f}, {high:.3f}]  normalized {results[system]['normalized']['micro_f1']:.3f}")
+    metrics = headline(results) | flatten(results)
+    write_json(OUTPUT, metrics)
+    print_report(metrics)
 
 
 if __name__ == "__main__":

@@ -83,3 +83,47 @@ def test_paired_delta_ci_is_positive_when_a_is_clearly_better():
     bad = [set() if i % 2 else set(doc) for i, doc in enumerate(gold)]
     low, high = E.paired_f1_delta_ci(gold, good, bad, resamples=200)
     assert low > 0 and high > low
+
+
+class _Oracle:
+    """Stands in for a GLiNER2 model: returns the gold mentions of each known text (or nothing)."""
+
+    def __init__(self, rows, keep=lambda mention: True):
+        self.gold = {row["text"]: [e for e in row["entities"] if keep(e)] for row in rows}
+
+    def batch_extract_entities(self, texts, labels, **_):
+        return [{"entities": _grouped(self.gold.get(text, []))} for text in texts]
+
+    def batch_extract_relations(self, texts, relations, **_):
+        return [{"relation_extraction": {}} for _ in texts]
+
+
+def _grouped(mentions):
+    out = {}
+    for e in mentions:
+        out.setdefault(e["label"], []).append({"text": e["text"], "start": e["start"], "end": e["end"], "confidence": 0.9})
+    return out
+
+
+def test_headline_keys_follow_the_shared_layout_and_deltas_flag_a_real_win():
+    from medtune.evaluate.ner import evaluate_ner, flatten, headline
+    from medtune.ner.schema import EntitySchema
+    from ner_fixtures import dataset
+
+    schema = EntitySchema(entities={"disease": "A disease", "drug": "A drug", "gene": "A gene"})
+    unseen = {"asthma", "warfarin", "EGFR", "gout"}  # names the gazetteer never sees in training
+    train = [row for row in dataset(60) if not any(e["text"] in unseen for e in row["entities"])]
+    test = dataset(40, offset=3)
+    results = evaluate_ner(test, train, _Oracle(test), _Oracle(test, keep=lambda e: e["label"] == "drug"), schema, resamples=200)
+    flat = headline(results) | flatten(results)
+    assert flat["n_test"] == 40 and flat["exact_micro_f1"] == 1.0
+    for prefix in ("", "base_", "gazetteer_"):
+        assert flat[f"{prefix}exact_micro_f1_ci_low"] <= flat[f"{prefix}exact_micro_f1"] <= flat[f"{prefix}exact_micro_f1_ci_high"]
+        assert f"{prefix}normalized_micro_f1_unseen" in flat
+    # the oracle beats the gazetteer (which cannot find unseen names) and the drug-only "base" beyond the CI
+    assert flat["gazetteer_exact_micro_f1"] < 1.0 and flat["delta_exact_micro_f1_vs_gazetteer_ci_low"] > 0
+    assert flat["delta_normalized_micro_f1_vs_base_ci_low"] > 0
+    assert flat["delta_exact_micro_f1_vs_base_ci_high"] <= 1.0
+    # a model that finds nothing is not better than the gazetteer
+    nothing = headline(evaluate_ner(test, train, _Oracle([]), None, schema, resamples=200))
+    assert nothing["delta_exact_micro_f1_vs_gazetteer_ci_high"] < 0 and "delta_exact_micro_f1_vs_base_ci_low" not in nothing

@@ -158,6 +158,22 @@ def test_full_run_keeps_best_by_eval_f1(base_dir, tmp_path):
     assert models.resolve(best)[0] == "gliner2"
 
 
+def test_full_run_can_freeze_the_word_embeddings(base_dir, tmp_path):
+    import torch
+
+    from medtune.ner.train import train_ner
+
+    settings = NerSettings(epochs=1, batch_size=4, encoder_lr=1e-3, task_lr=1e-3, freeze_embeddings=True)
+    summary = train_ner(dataset(8), base_dir, tmp_path / "ner", SCHEMA, settings, NerLoraSettings(enabled=False))
+    before, after = (models.load_gliner2(path) for path in (base_dir, tmp_path / "ner" / "best"))
+    embeddings = [m.encoder.get_input_embeddings().weight for m in (before, after)]
+    assert summary["trainable_parameters"] == summary["total_parameters"] - embeddings[0].numel()
+    assert torch.equal(*embeddings)
+    layer = [dict(m.encoder.named_parameters()) for m in (before, after)]
+    trained = [name for name in layer[0] if "embeddings" not in name and not torch.equal(layer[0][name], layer[1][name])]
+    assert trained, "the encoder layers should still train"
+
+
 def test_extract_command_prints_jsonl_with_the_models_labels(lora_run, capsys, monkeypatch):
     from medtune.cli import main
 

@@ -83,18 +83,18 @@ def evaluate_ner(
     }
     results["model"]["sentences_per_second"] = len(texts) / timings["model"] if timings.get("model") else None
 
-    # Does the model really beat the gazetteer? Paired bootstrap on the same document resamples.
-    gold_exact = [E.exact_items(row["entities"]) for row in test_rows]
-    gold_norm = [E.normalized_items(row["entities"]) for row in test_rows]
-    results["delta"] = {
-        "model_minus_gazetteer_exact_micro_f1": results["model"]["exact"]["micro_f1"] - results["gazetteer"]["exact"]["micro_f1"],
-        "model_minus_gazetteer_exact_micro_f1_ci": E.paired_f1_delta_ci(
-            gold_exact, [E.exact_items(d) for d in predictions["model"]], [E.exact_items(d) for d in predictions["gazetteer"]], resamples, seed
-        ),
-        "model_minus_gazetteer_normalized_micro_f1_ci": E.paired_f1_delta_ci(
-            gold_norm, [E.normalized_items(d) for d in predictions["model"]], [E.normalized_items(d) for d in predictions["gazetteer"]], resamples, seed
-        ),
-    }
+    # Does the model really beat the gazetteer (and its untuned base)? Paired bootstrap on the same document resamples.
+    results["delta"] = {}
+    for reference in ("gazetteer", "base"):
+        if reference not in predictions:
+            continue
+        for mode, items in (("exact", E.exact_items), ("normalized", E.normalized_items)):
+            gold = [items(row["entities"]) for row in test_rows]
+            key = f"model_minus_{reference}_{mode}_micro_f1"
+            results["delta"][key] = results["model"][mode]["micro_f1"] - results[reference][mode]["micro_f1"]
+            results["delta"][f"{key}_ci"] = E.paired_f1_delta_ci(
+                gold, [items(d) for d in predictions["model"]], [items(d) for d in predictions[reference]], resamples, seed
+            )
 
     relation_names = list(schema.relations) or sorted({r["label"] for row in test_rows for r in row.get("relations") or []})
     if any(row.get("relations") for row in test_rows) and relation_names:
@@ -106,6 +106,46 @@ def evaluate_ner(
             predicted = extract_relations(system, texts, relation_names, threshold, batch_size)
             results["relations"][name] = E.score(gold_relations, [E.relation_items(d) for d in predicted], relation_names, resamples, seed)
     return results
+
+
+HEADLINE_METRICS = ("exact_micro_f1", "normalized_micro_f1", "exact_macro_f1")
+REFERENCES = (("untuned base", "base_"), ("gazetteer", "gazetteer_"))
+
+
+def headline(results: dict) -> dict:
+    """The cross-task key layout (HELPERS.md; read by `medtune.evaluate.report` and `print_table`) on top of the
+    nested detail: `exact_micro_f1` (+ `_ci_low/_ci_high`) for the tuned model, `base_` / `gazetteer_` prefixes
+    for the references, `<metric>_seen/_unseen` (normalized surfaces seen in training or not) and
+    `delta_<metric>_vs_<ref>_ci_low/high` (paired bootstrap; low > 0 = really better), `n_test`."""
+    flat: dict[str, Any] = {"n_test": results["data"]["test_documents"]}
+    for system, prefix in (("model", ""), ("base", "base_"), ("gazetteer", "gazetteer_")):
+        if system not in results:
+            continue
+        for metric in HEADLINE_METRICS:
+            mode, _, name = metric.partition("_")
+            scores = results[system][mode]
+            flat[f"{prefix}{metric}"] = scores[name]
+            flat[f"{prefix}{metric}_ci_low"], flat[f"{prefix}{metric}_ci_high"] = scores[f"{name}_ci"]
+            if mode == "normalized":
+                for part in ("seen", "unseen"):
+                    flat[f"{prefix}{metric}_{part}"] = results[system][part][name]
+                    flat[f"{prefix}{metric}_{part}_ci_low"], flat[f"{prefix}{metric}_{part}_ci_high"] = results[system][part][f"{name}_ci"]
+    flat["n_seen"] = results["model"]["seen"]["gold"]
+    flat["n_unseen"] = results["model"]["unseen"]["gold"]
+    for reference in ("gazetteer", "base"):
+        for mode in ("exact", "normalized"):
+            interval = results["delta"].get(f"model_minus_{reference}_{mode}_micro_f1_ci")
+            if interval is not None:
+                flat[f"delta_{mode}_micro_f1_vs_{reference}_ci_low"], flat[f"delta_{mode}_micro_f1_vs_{reference}_ci_high"] = interval
+    return {k: (round(v, 5) if isinstance(v, float) else v) for k, v in flat.items()}
+
+
+def print_report(metrics: dict) -> None:
+    """The one rich table per task (shared layout), with the delta verdicts vs base and gazetteer."""
+    from medtune.evaluate.common import print_table
+
+    print_table(f"NER test (n={metrics['n_test']} documents)", metrics, list(HEADLINE_METRICS), REFERENCES,
+                delta_names=["exact_micro_f1", "normalized_micro_f1"])
 
 
 def _unseen_share(test_rows: list[dict], gazetteer: Gazetteer) -> float:

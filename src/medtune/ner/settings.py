@@ -43,6 +43,10 @@ class NerSettings:
     eval_steps: int = field(default=500, metadata=flag("--eval-steps", "evaluate on --eval-data every N optimizer steps"))
     max_examples: int = field(default=0, metadata=flag("--max-examples", "use at most N training rows (0 = all)"))
     threshold: float = field(default=0.5, metadata=flag("--threshold", "entity score threshold at inference and evaluation"))
+    freeze_embeddings: bool = field(
+        default=False,
+        metadata=flag("--freeze-embeddings", "full fine-tune: keep the encoder's word-embedding matrix frozen", action="store_const", const=True),
+    )
     ask_all_labels: bool = field(
         default=True,
         metadata={},  # params only: every training example asks for every schema label, absent ones as negatives
