@@ -13,26 +13,29 @@ DATA = {"fetch", "clean", "split"}
 LM_TRAIN = {"train-cot", "train-reranker", "train-endpoints", "train-chem-ner", "train-qa"}
 LM_EVAL = {"evaluate-cot", "evaluate-reranker", "evaluate-endpoints", "evaluate-chem-ner", "evaluate-qa"}
 ALL_EVAL = LM_EVAL | {"evaluate-ner", "evaluate-nli"}
+# evaluate-backends scores the reranker with both backends: it follows the reranker but reads no bootstrap param.
+BACKENDS = {"evaluate-backends"}
+LM_RERUN = LM_TRAIN | {"merge"} | LM_EVAL | BACKENDS
 # build-base-ner reads no data (generic sentences + the encoder), so data changes never re-run it.
-EVERYTHING_BUT_NER_BASE = DATA | {"build-base"} | LM_TRAIN | {"merge"} | ALL_EVAL | {"train-ner", "train-nli"}
+EVERYTHING_BUT_NER_BASE = DATA | {"build-base"} | LM_RERUN | ALL_EVAL | {"train-ner", "train-nli"}
 
 # change -> (stages whose own params changed, everything `dvc repro` re-runs)
 CASES = {
-    "lora.r=32": ({"lora.r": 32}, LM_TRAIN, LM_TRAIN | {"merge"} | LM_EVAL),
-    "lora.alpha=64": ({"lora.alpha": 64}, LM_TRAIN, LM_TRAIN | {"merge"} | LM_EVAL),
-    "train.epochs=3": ({"train.epochs": 3}, LM_TRAIN, LM_TRAIN | {"merge"} | LM_EVAL),
+    "lora.r=32": ({"lora.r": 32}, LM_TRAIN, LM_RERUN),
+    "lora.alpha=64": ({"lora.alpha": 64}, LM_TRAIN, LM_RERUN),
+    "train.epochs=3": ({"train.epochs": 3}, LM_TRAIN, LM_RERUN),
     # evaluate-reranker fits test rows to the training length, so it reads train.max_seq_len itself
-    "train.max_seq_len=512": ({"train.max_seq_len": 512}, LM_TRAIN | {"evaluate-reranker"}, LM_TRAIN | {"merge"} | LM_EVAL),
-    "reranker.train.epochs=2": ({"reranker.train": {"epochs": 2}}, {"train-reranker", "evaluate-reranker"},
-                                {"train-reranker", "merge", "evaluate-reranker"}),
+    "train.max_seq_len=512": ({"train.max_seq_len": 512}, LM_TRAIN | {"evaluate-reranker"} | BACKENDS, LM_RERUN),
+    "reranker.train.epochs=2": ({"reranker.train": {"epochs": 2}}, {"train-reranker", "evaluate-reranker"} | BACKENDS,
+                                {"train-reranker", "merge", "evaluate-reranker"} | BACKENDS),
     "ner.lora.r=16": ({"ner.lora.r": 16}, {"train-ner"}, {"train-ner", "evaluate-ner"}),
     "ner.base.epochs=1": ({"ner.base.epochs": 1}, {"build-base-ner"}, {"build-base-ner", "train-ner", "evaluate-ner"}),
     "nli.epochs=1": ({"nli.epochs": 1}, {"train-nli"}, {"train-nli", "evaluate-nli"}),
     "data.sample.seed=7": ({"data.sample.seed": 7}, {"fetch"}, EVERYTHING_BUT_NER_BASE),
     "data.split.seed=7": ({"data.split.seed": 7}, {"split"}, EVERYTHING_BUT_NER_BASE - {"fetch", "clean"}),
-    "tiny_lm.hidden_size=256": ({"tiny_lm.hidden_size": 256}, {"build-base"}, {"build-base"} | LM_TRAIN | {"merge"} | LM_EVAL),
+    "tiny_lm.hidden_size=256": ({"tiny_lm.hidden_size": 256}, {"build-base"}, {"build-base"} | LM_RERUN),
     "eval.bootstrap=500": ({"eval.bootstrap": 500}, ALL_EVAL, ALL_EVAL),
-    "eval.batch_size=4": ({"eval.batch_size": 4}, LM_EVAL, LM_EVAL),
+    "eval.batch_size=4": ({"eval.batch_size": 4}, LM_EVAL | BACKENDS, LM_EVAL | BACKENDS),
 }
 
 
