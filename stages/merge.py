@@ -1,6 +1,6 @@
 """Stage merge: each causal-LM adapter merged into its base -> models/<task>/merged, checks in metrics/merge.json.
 
-Reads params `merge`, `models.<task>` of every chat task (cot, reranker, endpoints, chem_ner)."""
+Reads params `merge`, `models.<task>` of every chat task (train.commands.SFT_TASKS: cot, reranker, qa, endpoints, chem_ner)."""
 
 import dataclasses
 
