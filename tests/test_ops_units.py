@@ -67,3 +67,30 @@ def test_non_zero_ranks_read_the_resume_point_without_touching_the_folder(tmp_pa
     assert resume_point(tmp_path, "other settings", resume=True) is None
     assert resume_point(tmp_path, "abc", resume=False) is None
     assert (tmp_path / "checkpoint-6").exists()  # only rank 0 (prepare_checkpoints) cleans up
+
+
+def test_lm_train_stages_list_the_shared_lora_block_exactly_when_they_inherit_from_it():
+    """`-S lora.r=32` must re-run every adapter the shared block can change and none it cannot: a train stage lists
+    `lora` iff its task block leaves at least one shared key to it (a stage that inherits nothing would retrain to
+    the same bytes; one that inherits without listing it would silently keep a stale adapter)."""
+    import re
+    from pathlib import Path
+
+    import yaml
+
+    from medtune.config import params_key
+
+    root = Path(__file__).resolve().parents[1]
+    stages = yaml.safe_load((root / "dvc.yaml").read_text())["stages"]
+    params = yaml.safe_load((root / "params.yaml").read_text())
+    checked = 0
+    for name, stage in stages.items():
+        match = re.search(r"train_sft\.py --task (\S+)", stage.get("cmd", ""))
+        if not match:
+            continue
+        task_lora = (params.get(params_key(match.group(1))) or {}).get("lora") or {}
+        inherits = set(params["lora"]) - set(task_lora)
+        lists = any(p == "lora" or str(p).startswith("lora.") for p in stage.get("params", []))
+        assert lists == bool(inherits), f"{name}: inherits {sorted(inherits) or 'no'} shared lora keys but lists lora: {lists}"
+        checked += 1
+    assert checked >= 5
