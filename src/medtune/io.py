@@ -51,17 +51,28 @@ def dumps(obj: Any) -> bytes:
     return orjson.dumps(obj)
 
 
+def _umask() -> int:
+    mask = os.umask(0)  # the only portable way to read it is to set it; restored at once
+    os.umask(mask)
+    return mask
+
+
 @contextlib.contextmanager
 def atomic_path(path: Path | str, is_dir: bool = False) -> Iterator[Path]:
     """Yield a temporary path next to `path`; on success it replaces `path` in one rename."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     # `.partial` names are git- and dvc-ignored, so a temp left by a SIGKILL is never committed or cached
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)) if is_dir else Path(
-        tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)[1]
-    )
+    if is_dir:
+        tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent))
+    else:
+        fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
+        os.close(fd)  # callers reopen the path; keeping the descriptor would leak one per output
+        tmp = Path(name)
     try:
         yield tmp
+        # mkstemp/mkdtemp create 0600/0700 (private temporaries); the final output gets the usual umask mode
+        os.chmod(tmp, (0o777 if tmp.is_dir() else 0o666) & ~_umask())
         if path.is_dir() and not path.is_symlink():
             shutil.rmtree(path)
         elif path.exists() or path.is_symlink():
