@@ -31,7 +31,6 @@ import numpy as np
 from medtune import prompts
 from medtune.data.formats import RowError, chem_ner_relation
 from medtune.evaluate import common
-from medtune.evaluate.common import read_eval_rows
 from medtune.text import normalize, normalize_surface
 
 log = logging.getLogger(__name__)
@@ -238,7 +237,7 @@ def evaluate_chem_ner(
     from medtune.evaluate.generation import open_backend
 
     started = time.perf_counter()
-    train_rows, test_rows = read_eval_rows(train_path, test_path, max_test_rows)
+    train_rows, test_rows = common.read_eval_rows(train_path, test_path, max_test_rows)
     engine = open_backend(backend, base_model, {"chem-ner": adapter})
     messages = [prompts.chem_ner_messages(r["text"], r["task"]) for r in test_rows]
     outputs = {
@@ -285,10 +284,7 @@ def print_table(metrics: dict) -> None:
     from medtune.console import console
 
     def cell(key: str) -> str:
-        if key not in metrics:
-            return ""
-        ci = f" [{metrics[key + '_ci_low']:.3f}, {metrics[key + '_ci_high']:.3f}]" if key + "_ci_low" in metrics else ""
-        return f"{metrics[key]:.3f}{ci}"
+        return common.cell(metrics, key)
 
     table = Table(title=f"chem-ner test (n={metrics['n_test']} rows; F1 after filtering, before in the unfiltered rows)")
     for column in ("metric", "fine-tuned [95% CI]", "untuned base", "gazetteer"):

@@ -32,7 +32,6 @@ import numpy as np
 from medtune import prompts
 from medtune.data.formats import endpoint_schema_errors
 from medtune.evaluate import common
-from medtune.evaluate.common import read_eval_rows
 from medtune.text import normalize_surface
 
 log = logging.getLogger(__name__)
@@ -227,7 +226,7 @@ def evaluate_endpoints(
     from medtune.train.tasks import endpoints_example
 
     started = time.perf_counter()
-    train_rows, test_rows = read_eval_rows(train_path, test_path, max_test_rows)
+    train_rows, test_rows = common.read_eval_rows(train_path, test_path, max_test_rows)
     engine = open_backend(backend, base_model, {"endpoints": adapter})
     messages = [prompts.endpoint_messages(r["text"]) for r in test_rows]
     outputs = {
@@ -274,10 +273,7 @@ def print_table(metrics: dict) -> None:
     from medtune.console import console
 
     def cell(key: str) -> str:
-        if key not in metrics:
-            return ""
-        ci = f" [{metrics[key + '_ci_low']:.3f}, {metrics[key + '_ci_high']:.3f}]" if key + "_ci_low" in metrics else ""
-        return f"{metrics[key]:.3f}{ci}"
+        return common.cell(metrics, key)
 
     table = Table(title=f"endpoints test (n={metrics['n_test']} rows, {metrics['n_gold_endpoints']} endpoints)")
     for column in ("metric", "fine-tuned [95% CI]", "untuned base", "most-frequent baseline"):
