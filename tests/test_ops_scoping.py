@@ -22,6 +22,9 @@ LORA_RERUN = LM_RERUN - {"train-qa", "evaluate-qa"}
 # build-base-ner reads no data (generic sentences + the encoder), so data changes never re-run it.
 EVERYTHING_BUT_NER_BASE = DATA | {"build-base"} | LM_RERUN | ALL_EVAL | {"train-ner", "train-nli"}
 
+# cpu_threads reaches every stage that runs a model through its command (OMP_NUM_THREADS), never the data stages.
+MODEL_STAGES = (EVERYTHING_BUT_NER_BASE - DATA) | {"build-base-ner"}
+
 # change -> (stages whose own params changed, everything `dvc repro` re-runs)
 CASES = {
     "lora.r=32": ({"lora.r": 32}, LORA_DIRECT, LORA_RERUN),
@@ -38,6 +41,7 @@ CASES = {
     "data.split.seed=7": ({"data.split.seed": 7}, {"split"}, EVERYTHING_BUT_NER_BASE - {"fetch", "clean"}),
     "tiny_lm.hidden_size=256": ({"tiny_lm.hidden_size": 256}, {"build-base"}, {"build-base"} | LM_RERUN),
     "eval.bootstrap=500": ({"eval.bootstrap": 500}, ALL_EVAL, ALL_EVAL),
+    "cpu_threads=1": ({"cpu_threads": 1}, MODEL_STAGES, MODEL_STAGES),
     "eval.batch_size=4": ({"eval.batch_size": 4}, LM_EVAL | BACKENDS, LM_EVAL | BACKENDS),
 }
 

@@ -32,6 +32,7 @@ def build_ner_base(model_ref: str, output_dir: str | Path, settings: NerBaseSett
     with atomic_path(output_dir, is_dir=True) as staging:
         if kind == "encoder":
             summary = _train_heads(location, staging, settings)
+            models.record_encoder_source(staging, model_ref)
         else:
             log.info("%s is a GLiNER2 checkpoint: using it as the base unchanged", model_ref)
             models.load_gliner2(location).save_pretrained(str(staging))

@@ -87,6 +87,18 @@ def new_gliner2(encoder_dir: str) -> Any:
     return GLiNER2(ExtractorConfig(model_name=str(encoder_dir)))
 
 
+def record_encoder_source(model_dir: Path | str, encoder_ref: str) -> None:
+    """Write the encoder's portable reference (the `models.ner` value) as config.json's `model_name`.
+
+    GLiNER2 records the absolute directory it built the encoder from (here inside this clone's .venv), which made
+    the checkpoint's bytes, and so every DVC hash downstream, depend on where the repo was cloned. Reloading reads
+    `encoder_config/` and the weights, never `model_name` (tested), so the reference is informational only."""
+    config_file = Path(model_dir) / "config.json"
+    config = json.loads(config_file.read_text())
+    config["model_name"] = str(encoder_ref)
+    config_file.write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
+
+
 def load_gliner2(ref: str | Path) -> Any:
     """A GLiNER2 checkpoint (local dir or hub id) as a `GLiNER2` model, never an adapter."""
     from gliner2 import GLiNER2
