@@ -29,6 +29,21 @@ def write_adapter(path: Path, base: Path | str, r: int = 8, modules_to_save=None
     return path
 
 
+def test_generation_bench_uses_the_first_adapter_vllm_can_load(tmp_path, caplog):
+    # The sample CoT adapter trains lm_head (modules_to_save), which vLLM refuses: the bench must fall back to a
+    # LoRA-only adapter instead of crashing (it did), and say why it skipped the first.
+    import logging
+
+    from medtune.serve.bench_generation import servable_adapter
+
+    cot = write_adapter(tmp_path / "cot", "base", modules_to_save=["lm_head"])
+    reranker = write_adapter(tmp_path / "reranker", "base")
+    with caplog.at_level(logging.INFO, logger="medtune.serve.bench_generation"):
+        assert servable_adapter([cot, reranker]) == reranker
+    assert "modules_to_save" in caplog.text and str(cot) in caplog.text
+    assert servable_adapter([tmp_path / "missing", cot]) is None
+
+
 def test_adapter_specs_are_name_equals_path():
     assert parse_adapter_specs(["cot=models/cot/adapter", "reranker=x/y"]) == {
         "cot": Path("models/cot/adapter"), "reranker": Path("x/y")}

@@ -23,7 +23,9 @@ from medtune.config import load_params, section
 from medtune.io import InputError, read_jsonl
 
 DATA = Path("data/split/cot/test.jsonl")
-ADAPTER = Path("models/cot/adapter")
+# The CoT adapter when vLLM can load it; in the sample profile it trains lm_head (modules_to_save), which vLLM's
+# LoRA refuses, so the reranker adapter (same base, same rank and target modules, LoRA only) carries the workload.
+ADAPTER_CANDIDATES = (Path("models/cot/adapter"), Path("models/reranker/adapter"))
 TARGET_RATIO = 3.0
 MAX_PROMPTS = 256
 WARMUP_PROMPTS = 4
@@ -105,11 +107,28 @@ def vllm_tokens_per_s(base: str, adapter: Path | None, prompts_: list, max_new_t
             "torch_threads": threads, "cpus": len(os.sched_getaffinity(0))}
 
 
+def servable_adapter(candidates) -> Path | None:
+    """The first trained adapter vLLM can load (None: the base alone), logging the ones it skips and why."""
+    import logging
+
+    from medtune.serve.server import unservable_reason
+
+    for path in candidates:
+        config_file = Path(path) / "adapter_config.json"
+        if not config_file.exists():
+            continue
+        reason = unservable_reason(json.loads(config_file.read_text()))
+        if reason is None:
+            return Path(path)
+        logging.getLogger(__name__).info("generation bench: not using %s: %s", path, reason)
+    return None
+
+
 def bench_generation(n_prompts: int = MAX_PROMPTS, max_new_tokens: int | None = None) -> dict:
     params = load_params()
     max_new_tokens = max_new_tokens or int(section(params, "eval.cot.max_new_tokens"))
     base = str(section(params, "models.cot"))
-    adapter = ADAPTER if (ADAPTER / "adapter_config.json").exists() else None
+    adapter = servable_adapter(ADAPTER_CANDIDATES)
     batch_size = int(section(params, "eval.batch_size"))
     prompts_ = bench_prompts(n_prompts)
     hf = transformers_tokens_per_s(base, adapter, prompts_, max_new_tokens, batch_size)
@@ -119,6 +138,7 @@ def bench_generation(n_prompts: int = MAX_PROMPTS, max_new_tokens: int | None = 
     ratio = vl["tokens_per_s"] / hf["tokens_per_s"]
     return {
         "prompts": len(prompts_), "new_tokens_per_prompt": max_new_tokens, "with_adapter": adapter is not None,
+        "adapter": str(adapter) if adapter else None,
         "transformers_batch_size": batch_size, "repeats": REPEATS,
         **{f"transformers_{k}": v for k, v in hf.items()}, **{f"vllm_{k}": v for k, v in vl.items()},
         "vllm_vs_transformers_ratio": round(ratio, 2), "target_ratio": TARGET_RATIO, "meets_target": ratio >= TARGET_RATIO,
