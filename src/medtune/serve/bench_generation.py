@@ -2,7 +2,8 @@
 
 Both backends decode the CoT evaluation workload — every CoT test prompt (the exact runtime prompt,
 `prompts.cot_messages`; at most `MAX_PROMPTS`) with `eval.cot.max_new_tokens` new tokens — greedily with the CoT
-adapter on its base (`models.cot`; the base alone when the adapter is not trained yet). Every row generates exactly
+adapter on its base (`models.cot`), or the reranker adapter when vLLM cannot load the CoT one, or the base alone
+when neither is trained (`servable_adapter`). Every row generates exactly
 `max_new_tokens` tokens in both (`min_new_tokens` / `ignore_eos`), so the token counts are identical and the ratio
 is a pure wall-time ratio. transformers runs the way evaluation does (`evaluate.generation`: longest prompt first,
 left-padded batches of `eval.batch_size`); vLLM gets the whole list at once (continuous batching). Each backend
@@ -15,12 +16,15 @@ the fastest repeat counts (other processes on a shared machine only ever slow a 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import time
 from pathlib import Path
 
 from medtune.config import load_params, section
 from medtune.io import InputError, read_jsonl
+
+log = logging.getLogger(__name__)
 
 DATA = Path("data/split/cot/test.jsonl")
 # The CoT adapter when vLLM can load it; in the sample profile it trains lm_head (modules_to_save), which vLLM's
@@ -109,8 +113,6 @@ def vllm_tokens_per_s(base: str, adapter: Path | None, prompts_: list, max_new_t
 
 def servable_adapter(candidates) -> Path | None:
     """The first trained adapter vLLM can load (None: the base alone), logging the ones it skips and why."""
-    import logging
-
     from medtune.serve.server import unservable_reason
 
     for path in candidates:
@@ -120,7 +122,7 @@ def servable_adapter(candidates) -> Path | None:
         reason = unservable_reason(json.loads(config_file.read_text()))
         if reason is None:
             return Path(path)
-        logging.getLogger(__name__).info("generation bench: not using %s: %s", path, reason)
+        log.info("generation bench: not using %s: %s", path, reason)
     return None
 
 
