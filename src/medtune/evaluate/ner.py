@@ -85,15 +85,16 @@ def evaluate_ner(
 
     # Does the model really beat the gazetteer (and its untuned base)? Paired bootstrap on the same document resamples.
     results["delta"] = {}
+    modes = (("exact", E.exact_items), ("normalized", E.normalized_items))
+    golds = {mode: [items(row["entities"]) for row in test_rows] for mode, items in modes}
     for reference in ("gazetteer", "base"):
         if reference not in predictions:
             continue
-        for mode, items in (("exact", E.exact_items), ("normalized", E.normalized_items)):
-            gold = [items(row["entities"]) for row in test_rows]
+        for mode, items in modes:
             key = f"model_minus_{reference}_{mode}_micro_f1"
             results["delta"][key] = results["model"][mode]["micro_f1"] - results[reference][mode]["micro_f1"]
             results["delta"][f"{key}_ci"] = E.paired_f1_delta_ci(
-                gold, [items(d) for d in predictions["model"]], [items(d) for d in predictions[reference]], resamples, seed
+                golds[mode], [items(d) for d in predictions["model"]], [items(d) for d in predictions[reference]], resamples, seed
             )
 
     relation_names = list(schema.relations) or sorted({r["label"] for row in test_rows for r in row.get("relations") or []})

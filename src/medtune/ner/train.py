@@ -128,10 +128,7 @@ def train_ner(
 
     model = models.load_gliner2(base_location)
     if settings.freeze_embeddings and not lora.enabled:
-        # The word-embedding matrix is ~40% of MiniLM's parameters: its gradient, the trainer's per-parameter
-        # finite-gradient hook and AdamW on it are a large share of each CPU step, and a few hundred
-        # sentences could only overfit it (LoRA freezes it anyway). Layers and heads still train.
-        model.encoder.get_input_embeddings().weight.requires_grad_(False)
+        models.freeze_word_embeddings(model)
     output_dir = Path(output_dir)
     with atomic_path(output_dir, is_dir=True) as staging:
         run_dir = staging / "run"
