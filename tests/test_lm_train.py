@@ -104,7 +104,9 @@ def test_qlora_4bit_trains_on_cpu_when_forced(workspace):
 
 
 def _cli(args, cwd):
-    env = {**os.environ, "PYTHONPATH": str(SRC), "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1", "COLUMNS": "400"}
+    # keep an existing PYTHONPATH (e.g. packages carried to a GPU machine) behind src
+    pythonpath = os.pathsep.join(filter(None, [str(SRC), os.environ.get("PYTHONPATH")]))
+    env = {**os.environ, "PYTHONPATH": pythonpath, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1", "COLUMNS": "400"}
     return [sys.executable, "-m", "medtune.cli", "train", "reranker", *args], env
 
 
