@@ -234,7 +234,9 @@ def probe_documents(texts: list[str], n: int, seed: int, probes: int = 8) -> lis
     for _ in range(n):
         text = rng.choice(candidates)
         present = [i for i, pattern in enumerate(patterns) if pattern.search(text)]
-        absent = [i for i in range(len(concepts)) if i not in present]
+        present_set = set(present)
+        absent = [i for i in range(len(concepts)) if i not in present_set]
+        own = _WORD.findall(text)
         lines = []
         for _ in range(probes):
             if rng.random() < 0.5:  # a lexicon concept, asked by any of its names
@@ -243,7 +245,6 @@ def probe_documents(texts: list[str], n: int, seed: int, probes: int = 8) -> lis
                 # a drug class is asked by its class name only ("warfarin" is not said by a note naming apixaban)
                 term = concept[0] if concept[0] in class_names else rng.choice(concept)
             else:  # a literal word, from the text or from elsewhere in the corpus
-                own = _WORD.findall(text)
                 term = rng.choice(own) if own and rng.random() < 0.5 else rng.choice(words)
                 answer = "Yes" if re.search(rf"(?<![A-Za-z0-9]){re.escape(term)}(?![A-Za-z0-9])", text, re.IGNORECASE) else "No"
             lines.append(f"{term}: {answer}")
@@ -253,8 +254,9 @@ def probe_documents(texts: list[str], n: int, seed: int, probes: int = 8) -> lis
 
 def repeat_documents(texts: list[str], n: int, seed: int) -> list[str]:
     """'Text: X / Repeat: X' with X one to three consecutive sentences of the corpus: every token of the second copy
-    is predictable only by looking back at the first, the cheapest way to grow the copying ("induction") heads
-    that extraction needs. Label-free."""
+    is predictable by looking back at the first, practice for the copying ("induction") heads that extraction
+    needs. Label-free. Measured (README, "tiny base"): in this one-pass mix they do not make the base copy held-out
+    text (0/40 exact copies); 1,500 further steps of shuffled-word copies did (31/40) but hurt the reranker."""
     if n <= 0:
         return []
     rng = random.Random(seed)
