@@ -1,14 +1,13 @@
 """Stage merge: each causal-LM adapter merged into its base -> models/<task>/merged, checks in metrics/merge.json.
 
-Reads params `merge`, `models.<task>` of every chat task (train.commands.SFT_TASKS: cot, reranker, qa, endpoints, chem_ner)."""
+Reads params `merge`, `models.<task>` of every chat task (config.SFT_TASKS: cot, reranker, qa, endpoints, chem_ner)."""
 
 import dataclasses
 
-from medtune.config import MergeSettings, from_mapping, load_params, params_key, section
+from medtune.config import SFT_TASKS, MergeSettings, from_mapping, load_params, params_key, section
 from medtune.console import setup_logging
 from medtune.io import write_json
 from medtune.train.callbacks import quiet_library_output
-from medtune.train.commands import SFT_TASKS
 from medtune.train.merge import merge_adapter
 
 

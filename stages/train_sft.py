@@ -6,10 +6,9 @@ best checkpoint by loss on val.jsonl. A killed run resumes from models/<task>/ch
 import argparse
 import dataclasses
 
-from medtune.config import load_params, sft_settings
+from medtune.config import SFT_TASKS, default_run, load_params, sft_settings
 from medtune.console import setup_logging
 from medtune.train.callbacks import quiet_library_output
-from medtune.train.commands import SFT_TASKS, default_run
 from medtune.train.launch import relaunch_if_needed
 from medtune.train.sft import train_sft
 

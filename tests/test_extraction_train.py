@@ -13,7 +13,7 @@ from medtune.data.formats import parser_for
 from medtune.io import write_jsonl
 from medtune.sample import generate
 from medtune.train import models as model_utils
-from medtune.train.commands import SFT_TASKS, default_run
+from medtune.config import SFT_TASKS, default_run
 from medtune.train.tasks import RowError, chem_ner_example, converter, endpoints_example
 
 

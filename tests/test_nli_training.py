@@ -1,7 +1,10 @@
 """Real tiny NLI training on the local MiniLM encoder: the saved model loads with plain transformers/peft APIs,
 carries the label names, and beats its untuned base on held-out rule-labelled pairs."""
 
+from pathlib import Path
+
 import pytest
+import yaml
 from nli_fixtures import make_nli_rows
 
 from medtune.config import LoraSettings
@@ -36,6 +39,9 @@ def test_full_fine_tune_saves_a_plain_transformers_model(full_run):
     out, metrics = full_run
     assert metrics["train_rows"] == 36 * 11 and metrics["trainable_params"] == metrics["total_params"]
     assert (out / "live" / "plots" / "metrics" / "eval" / "accuracy.tsv").exists()
+    # dvclive's params.yaml records the Trainer's folder: a fixed path (not a random temp name), removed after
+    recorded = yaml.safe_load((out / "live" / "params.yaml").read_text())["output_dir"]
+    assert recorded == str(out / ".nli.trainer") and not Path(recorded).exists()
     model = AutoModelForSequenceClassification.from_pretrained(out / "nli" / "model")
     assert model.config.id2label == ID2LABEL and model.config.label2id["contradiction"] == 2
     classify = pipeline("text-classification", model=str(out / "nli" / "model"), device="cpu")

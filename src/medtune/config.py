@@ -245,6 +245,20 @@ def task_settings(params: Mapping[str, Any], task: str) -> tuple[LoraSettings, T
     return lora, train
 
 
+
+SFT_TASKS = ("cot", "reranker", "qa", "endpoints", "chem-ner")
+DEFAULT_BASE_DIR = "models/base/tiny-lm"
+
+
+def default_run(params: Mapping[str, Any], task: str) -> SFTRunSettings:
+    """The paths the pipeline uses for `task` (the DVC stage uses exactly these, with resume on)."""
+    return SFTRunSettings(
+        base_model=str(section(params, f"models.{params_key(task)}", DEFAULT_BASE_DIR)),
+        train_data=f"data/split/{task}/train.jsonl",
+        eval_data="",
+        output_dir=f"models/{task}/adapter",
+    )
+
 # ---- CLI side: the same dataclasses become argparse flags -------------------------------------------
 
 

@@ -11,6 +11,7 @@ descriptions and threshold, so `medtune extract --model <dir>` needs no other fl
 
 from __future__ import annotations
 
+import json
 import logging
 import shutil
 import time
@@ -160,7 +161,7 @@ def train_ner(
             chosen = run_dir / "best" if (run_dir / "best").exists() else run_dir / "final"
             shutil.move(str(chosen), staging / "best")
             models.write_manifest(staging / "best", {**manifest, "kind": "full", "selected": chosen.name, "base": str(base)})
-        (run_dir / "training_config.json").replace(staging / "training_config.json")
+        _keep_training_config(run_dir / "training_config.json", staging / "training_config.json", output_dir / "run")
         shutil.rmtree(run_dir)
 
     summary = _summary(result, seconds, len(train_records), trainable, total, lora.enabled)
@@ -182,6 +183,15 @@ def _save_lora_output(trainer: Any, adapter_dir: Path, target: Path, base_locati
     merged = trainer.model.merge_and_unload()
     merged.save_pretrained(str(target))
     models.write_manifest(target, {**manifest, "kind": "lora+merged", "base": base_ref, "base_sha256": digest})
+
+
+def _keep_training_config(source: Path, target: Path, recorded_dir: Path) -> None:
+    """GLiNER2's training config, with its output_dir pointed at the final model folder: the staging folder has a
+    random name (atomic_path), which would give the model a different hash on every identical run."""
+    config = json.loads(source.read_text())
+    config["output_dir"] = str(recorded_dir)
+    target.write_text(json.dumps(config, indent=2) + "\n")
+    source.unlink()
 
 
 def _relative(path: Path, start: Path) -> str:

@@ -13,6 +13,8 @@ import sys
 from pathlib import Path
 
 from medtune.config import (
+    DEFAULT_BASE_DIR,
+    SFT_TASKS,
     ConfigError,
     LoraSettings,
     MergeSettings,
@@ -20,6 +22,7 @@ from medtune.config import (
     TinyLMSettings,
     TrainSettings,
     add_flags,
+    default_run,
     flag_overrides,
     params_key,
     from_mapping,
@@ -29,25 +32,12 @@ from medtune.config import (
     with_overrides,
 )
 
-SFT_TASKS = ("cot", "reranker", "qa", "endpoints", "chem-ner")
-DEFAULT_BASE_DIR = "models/base/tiny-lm"
-
 
 def _params(path: str | None) -> dict:
     """params.yaml when present (or named); the dataclass defaults otherwise."""
     if path or Path("params.yaml").exists():
         return load_params(path)
     return {}
-
-
-def default_run(params: dict, task: str) -> SFTRunSettings:
-    """The paths the pipeline uses for `task` (the DVC stage uses exactly these, with resume on)."""
-    return SFTRunSettings(
-        base_model=str(section(params, f"models.{params_key(task)}", DEFAULT_BASE_DIR)),
-        train_data=f"data/split/{task}/train.jsonl",
-        eval_data="",
-        output_dir=f"models/{task}/adapter",
-    )
 
 
 def resolve_sft(args: argparse.Namespace, params: dict) -> tuple[SFTRunSettings, LoraSettings, TrainSettings]:

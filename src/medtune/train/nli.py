@@ -13,8 +13,9 @@ params.yaml scales them down for the offline sample profile.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
-import tempfile
+import shutil
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -208,6 +209,18 @@ def _accuracy(eval_pred) -> dict:
     return {"accuracy": float((np.argmax(logits, axis=-1) == labels).mean())}
 
 
+@contextlib.contextmanager
+def _scratch_dir(path: Path):
+    """The Trainer's working folder at a fixed path, emptied before and removed after. Not a random temp folder:
+    dvclive records output_dir in metrics/train/nli_live/params.yaml, which then changed on every identical run."""
+    shutil.rmtree(path, ignore_errors=True)
+    path.mkdir(parents=True)
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
 def train_nli(
     settings: NliSettings,
     lora: LoraSettings,
@@ -245,9 +258,9 @@ def train_nli(
         callbacks.append(DVCLiveCallback(live=live))
 
     out_dir = Path(out_dir)
-    with tempfile.TemporaryDirectory(prefix="nli-trainer-") as scratch:
+    with _scratch_dir(out_dir.parent / f".{out_dir.name}.trainer") as scratch:
         args = TrainingArguments(
-            output_dir=scratch,  # only the final model is kept; no checkpoints (save_strategy="no")
+            output_dir=str(scratch),  # only the final model is kept; no checkpoints (save_strategy="no")
             num_train_epochs=settings.epochs,
             learning_rate=settings.learning_rate,
             per_device_train_batch_size=settings.batch_size,
