@@ -245,7 +245,7 @@ def task_settings(params: Mapping[str, Any], task: str) -> tuple[LoraSettings, T
     return lora, train
 
 
-
+# The causal-LM (SFT) tasks and the paths their pipeline stages use.
 SFT_TASKS = ("cot", "reranker", "qa", "endpoints", "chem-ner")
 DEFAULT_BASE_DIR = "models/base/tiny-lm"
 
@@ -258,6 +258,7 @@ def default_run(params: Mapping[str, Any], task: str) -> SFTRunSettings:
         eval_data="",
         output_dir=f"models/{task}/adapter",
     )
+
 
 # ---- CLI side: the same dataclasses become argparse flags -------------------------------------------
 

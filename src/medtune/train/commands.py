@@ -27,7 +27,6 @@ from medtune.config import (
     params_key,
     from_mapping,
     load_params,
-    section,
     sft_settings,
     with_overrides,
 )
