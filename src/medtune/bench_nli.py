@@ -33,7 +33,7 @@ def bench_nli(rows: int = 192, seed: int = 42) -> dict:
                 grad_accum=1, warmup_ratio=0.0, max_seq_len=sample.max_seq_len, eval_batch_size=64, seed=seed,
             )
             metrics = train_nli(settings, lora, tmp / "train.jsonl", tmp / "val.jsonl", tmp / method)
-            results[f"train_{method}_samples_per_s"] = metrics["train_samples_per_s"]
+            results[f"train_{method}_samples_per_s"] = metrics["train_samples_per_second"]
         labelled = [dict(r, label_id=LABEL2ID[r["label"]]) for r in data]
         started = time.perf_counter()
         classifier_predictions(str(tmp / "full" / "model"), labelled, sample.max_seq_len, 64, seed)

@@ -309,7 +309,7 @@ def train_nli(
         "train_runtime_s": round(runtime, 2),
         "train_rows": len(train_rows),
         "train_steps": int(result.global_step),
-        "train_samples_per_s": round(len(train_rows) * settings.epochs / runtime, 2),
+        "train_samples_per_second": round(len(train_rows) * settings.epochs / runtime, 2),  # a timing key (TIMING_KEY)
         "val_rows": len(val_rows),
         "val_accuracy": float(final_eval["eval_accuracy"]),
         "val_loss": float(final_eval["eval_loss"]),
