@@ -16,7 +16,6 @@ import time
 from pathlib import Path
 
 from medtune.io import atomic_path
-from medtune.ops.determinism import strip_timing
 from medtune.ner import model as models
 from medtune.ner.generic_corpus import generic_examples
 from medtune.ner.settings import NerBaseSettings
@@ -38,8 +37,7 @@ def build_ner_base(model_ref: str, output_dir: str | Path, settings: NerBaseSett
             log.info("%s is a GLiNER2 checkpoint: using it as the base unchanged", model_ref)
             models.load_gliner2(location).save_pretrained(str(staging))
             summary = {"trained": False}
-        # no timing in the model folder: its bytes (and DVC hash) must not change between identical runs
-        models.write_manifest(staging, {"kind": "base", "source": model_ref, **strip_timing(summary)})
+        models.write_manifest(staging, {"kind": "base", "source": model_ref, **summary})
     summary.update(seconds=round(time.perf_counter() - started, 2), source=model_ref)
     return summary
 

