@@ -16,7 +16,7 @@ export DVC_NO_ANALYTICS := 1
 export TOKENIZERS_PARALLELISM := false
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 
-.PHONY: help setup repro test test-fast bench report clean-venv
+.PHONY: help setup repro test test-fast bench report seeds clean-venv
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/\t/' | expand -t 14
@@ -47,6 +47,9 @@ bench: $(STAMP)  ## benchmarks -> metrics/bench.json
 
 report: $(STAMP)  ## metrics/report.md: metric diff vs REV (default main) with significance flags
 	$(PY) -m medtune.evaluate.report --rev $${REV:-main}
+
+seeds: $(STAMP)  ## metrics/seed_spread.json: retrain TASK (default reranker) with SEEDS (default "1 2") as DVC experiments
+	$(PY) -m medtune.evaluate.seeds $${TASK:-reranker} --seeds $${SEEDS:-1 2}
 
 clean-venv:  ## remove the virtual environment
 	rm -rf $(VENV)

@@ -79,7 +79,7 @@ def test_report_flags_signal_and_noise(repo):
     written = (repo / "metrics/report.md").read_text()
     assert written == text
     assert "**2 outside the 95% bootstrap CI**" in text
-    assert "| metrics/eval/reranker.json | accuracy | 0.7 | 0.85 | +0.15 | [0.64, 0.76] | [0.8, 0.89] | **outside CI** |" in text
+    assert "| metrics/eval/reranker.json | accuracy | 0.7 | 0.85 | +0.15 | [0.64, 0.76] | [0.8, 0.89] | — | **outside CI** |" in text
     assert "| metrics/eval/reranker.json | accuracy | base | [-0.02, +0.08] | **not distinguishable** |" in text
     assert "lora.r" in text and "dvc metrics diff main --md" in text
 

@@ -6,6 +6,8 @@ bootstrap CI the evaluation stored next to it (`<metric>_ci_low` / `<metric>_ci_
 - **outside CI**: the workspace value lies outside the CI of `<rev>` (and, when the workspace has a CI too, the
   `<rev>` value lies outside it) — larger than the resampling noise of either run;
 - within CI (noise): the new value is inside the old run's CI (or the old one inside the new CI);
+- within seed spread (noise): outside the CIs, but no larger than the range that metric showed across training
+  seeds (`metrics/seed_spread.json`, written by `make seeds`): retraining alone moves it that far;
 - no CI: the metric has no stored interval (counts, timings, training losses).
 Two overlapping-CI checks are a screen for reviewers, not a test: a paired comparison on the same test rows is what
 `delta_*_vs_*` does within one run, and the report lists those verdicts for the workspace too. It then appends
@@ -23,10 +25,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
-from medtune.io import atomic_path
+from medtune.io import InputError, atomic_path
 
 CI_SUFFIXES = ("_ci_low", "_ci_high")
 DEFAULT_OUT = Path("metrics/report.md")
+SEED_SPREAD = Path("metrics/seed_spread.json")  # written by `make seeds` (medtune.evaluate.seeds)
 
 
 class DvcError(RuntimeError):
@@ -47,23 +50,24 @@ class Change:
     metric: str
     old: float | None
     new: float | None
-    verdict: str  # "outside CI" | "within CI" | "no CI" | "added" | "removed"
+    verdict: str  # "outside CI" | "within seed spread" | "within CI" | "no CI" | "added" | "removed"
     old_ci: tuple[float, float] | None
     new_ci: tuple[float, float] | None
+    seed_range: float | None = None
 
     @property
     def diff(self) -> float | None:
         return None if self.old is None or self.new is None else self.new - self.old
 
 
-def _number(value: Any) -> float | None:
+def as_number(value: Any) -> float | None:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or (isinstance(value, float) and math.isnan(value)):
         return None
     return float(value)
 
 
 def _ci(entries: Mapping[str, dict], metric: str, side: str) -> tuple[float, float] | None:
-    low, high = (_number((entries.get(f"{metric}{s}") or {}).get(side)) for s in CI_SUFFIXES)
+    low, high = (as_number((entries.get(f"{metric}{s}") or {}).get(side)) for s in CI_SUFFIXES)
     return (low, high) if low is not None and high is not None else None
 
 
@@ -71,7 +75,7 @@ def _inside(value: float, ci: tuple[float, float], tolerance: float = 1e-12) -> 
     return ci[0] - tolerance <= value <= ci[1] + tolerance
 
 
-def classify(old: float | None, new: float | None, old_ci, new_ci) -> str:
+def classify(old: float | None, new: float | None, old_ci, new_ci, seed_range: float | None = None) -> str:
     if old is None:
         return "added"
     if new is None:
@@ -79,21 +83,39 @@ def classify(old: float | None, new: float | None, old_ci, new_ci) -> str:
     checks = ([not _inside(new, old_ci)] if old_ci else []) + ([not _inside(old, new_ci)] if new_ci else [])
     if not checks:
         return "no CI"
-    return "outside CI" if all(checks) else "within CI"
+    if not all(checks):
+        return "within CI"
+    return "within seed spread" if seed_range is not None and abs(new - old) <= seed_range + 1e-12 else "outside CI"
 
 
-def changes_from_diff(diff: Mapping[str, Mapping[str, dict]]) -> list[Change]:
-    """Changed numeric metrics (CI bounds themselves and `delta_*` intervals are context, not rows)."""
+def load_seed_ranges(path: Path | str = SEED_SPREAD) -> dict[str, dict[str, float]]:
+    """metrics file -> metric -> seed range, from a recorded seed_spread.json (empty when there is none)."""
+    path = Path(path)
+    if not path.exists():
+        return {}
+    try:
+        recorded = json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise InputError(f"{path}:{exc.lineno}: not valid JSON ({exc.msg})") from exc
+    return {file: {metric: float(s["range"]) for metric, s in (entry.get("metrics") or {}).items()}
+            for file, entry in recorded.items()}
+
+
+def changes_from_diff(diff: Mapping[str, Mapping[str, dict]], seed_ranges: Mapping[str, Mapping[str, float]] | None = None) -> list[Change]:
+    """Changed numeric metrics (CI bounds themselves and `delta_*` intervals are context, not rows). `seed_ranges`:
+    metrics file -> metric -> range across training seeds (`load_seed_ranges`)."""
+    seed_ranges = seed_ranges or {}
     out = []
     for path, entries in sorted(diff.items()):
         for metric, entry in sorted(entries.items()):
             if metric.endswith(CI_SUFFIXES) or not isinstance(entry, dict):
                 continue
-            old, new = _number(entry.get("old")), _number(entry.get("new"))
+            old, new = as_number(entry.get("old")), as_number(entry.get("new"))
             if old is None and new is None or old == new:
                 continue
             old_ci, new_ci = _ci(entries, metric, "old"), _ci(entries, metric, "new")
-            out.append(Change(path, metric, old, new, classify(old, new, old_ci, new_ci), old_ci, new_ci))
+            seed_range = (seed_ranges.get(path) or {}).get(metric)
+            out.append(Change(path, metric, old, new, classify(old, new, old_ci, new_ci, seed_range), old_ci, new_ci, seed_range))
     return out
 
 
@@ -104,7 +126,7 @@ def delta_verdicts(metrics_files: Mapping[str, Mapping[str, Any]]) -> list[tuple
         for key in sorted(values):
             if not (key.startswith("delta_") and key.endswith("_ci_low")):
                 continue
-            low, high = _number(values.get(key)), _number(values.get(key[: -len("_ci_low")] + "_ci_high"))
+            low, high = as_number(values.get(key)), as_number(values.get(key[: -len("_ci_low")] + "_ci_high"))
             if low is None or high is None:
                 continue
             metric, _, ref = key[len("delta_"): -len("_ci_low")].partition("_vs_")
@@ -128,21 +150,22 @@ def render(rev: str, changes: list[Change], deltas: list, metrics_md: str, param
         "",
         f"{len(changes)} metric(s) changed; **{len(flagged)} outside the 95% bootstrap CI** (signal), "
         f"{sum(c.verdict == 'within CI' for c in changes)} within it (noise), "
+        f"{sum(c.verdict == 'within seed spread' for c in changes)} outside it but within the seed spread (noise), "
         f"{sum(c.verdict == 'no CI' for c in changes)} without a CI, "
         f"{sum(c.verdict in ('added', 'removed') for c in changes)} added/removed.",
         "",
     ]
     if changes:
         lines += [
-            f"| file | metric | {rev} | workspace | change | 95% CI ({rev}) | 95% CI (workspace) | verdict |",
-            "|---|---|---:|---:|---:|---:|---:|---|",
+            f"| file | metric | {rev} | workspace | change | 95% CI ({rev}) | 95% CI (workspace) | seed range | verdict |",
+            "|---|---|---:|---:|---:|---:|---:|---:|---|",
         ]
-        order = {"outside CI": 0, "within CI": 1, "added": 2, "removed": 3, "no CI": 4}
+        order = {"outside CI": 0, "within seed spread": 1, "within CI": 2, "added": 3, "removed": 4, "no CI": 5}
         for c in sorted(changes, key=lambda c: (order[c.verdict], c.path, c.metric)):
             verdict = f"**{c.verdict}**" if c.verdict == "outside CI" else c.verdict
             change = "—" if c.diff is None else f"{c.diff:+.4g}"
             lines.append(f"| {c.path} | {c.metric} | {_fmt(c.old)} | {_fmt(c.new)} | {change} | {_fmt_ci(c.old_ci)} | "
-                         f"{_fmt_ci(c.new_ci)} | {verdict} |")
+                         f"{_fmt_ci(c.new_ci)} | {_fmt(c.seed_range)} | {verdict} |")
         lines.append("")
     if deltas:
         lines += [
@@ -167,7 +190,7 @@ def workspace_metrics(diff_all: Mapping[str, Mapping[str, dict]]) -> dict[str, d
 def build_report(rev: str = "main", out: Path | str = DEFAULT_OUT, cwd: Path | str = ".") -> tuple[str, list[Change]]:
     """Write the report to `cwd/out`; returns (markdown, changed metrics)."""
     diff_all = json.loads(dvc("metrics", "diff", rev, "--json", "--all", cwd=cwd) or "{}")
-    changes = changes_from_diff(diff_all)
+    changes = changes_from_diff(diff_all, load_seed_ranges(Path(cwd) / SEED_SPREAD))
     text = render(rev, changes, delta_verdicts(workspace_metrics(diff_all)),
                   dvc("metrics", "diff", rev, "--md", cwd=cwd), dvc("params", "diff", rev, "--md", cwd=cwd))
     target = Path(cwd) / out
@@ -186,7 +209,7 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         _, changes = build_report(args.rev, args.out)
-    except DvcError as exc:
+    except (DvcError, InputError) as exc:
         console.print(f"[bold red]error:[/] {exc}")
         return 2
     flagged = sum(c.verdict == "outside CI" for c in changes)

@@ -327,7 +327,10 @@ def train_tokenizer(texts: Iterable[str], vocab_size: int, split_digits: bool = 
     bpe.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(
         vocab_size=vocab_size,
-        min_frequency=1,  # rare but important words (the answers "Yes"/"No") still become single tokens
+        # Any pair may merge, but merges still go by frequency: a word rare in the corpus can stay split (in the
+        # sample build "No" is one token, "Yes" is "Y"+"es"). Scoring reads the first answer token either way
+        # (scoring.yes_no_token_ids).
+        min_frequency=1,
         special_tokens=list(SPECIAL_TOKENS),
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
         show_progress=False,
