@@ -114,11 +114,17 @@ def experiment_metrics(exp_show: list[dict], baseline_rev: str, names: Iterable[
 
 def run_seeds(task: str, seeds: list[int], param: str, stage: str, cwd: Path | str = ".") -> None:
     """One `dvc exp run --temp` per seed, re-running `stage` and what it needs; an existing same-named one is replaced."""
+    import subprocess
+
     from medtune.console import console
 
     for seed in seeds:
-        console.print(f"[bold]seed {seed}[/]: dvc exp run --temp -S ++{param}={seed} {stage}")
-        dvc("exp", "run", "--temp", "-f", "-n", experiment_name(task, seed), "-S", f"++{param}={seed}", stage, cwd=cwd)
+        args = ["exp", "run", "--temp", "-f", "-n", experiment_name(task, seed), "-S", f"++{param}={seed}", stage]
+        console.print(f"[bold]seed {seed}[/]: dvc {' '.join(args)}")
+        # not captured: the stages' own progress bars are the progress of this (minutes-long) command
+        result = subprocess.run([sys.executable, "-m", "dvc", *args], cwd=cwd)
+        if result.returncode != 0:
+            raise DvcError(f"dvc {' '.join(args)} failed (exit {result.returncode}); its output is above")
 
 
 def seed_spread(task: str, seeds: list[int], param: str | None = None, stage: str | None = None,
@@ -182,9 +188,13 @@ def main(argv: list[str] | None = None) -> int:
     table = Table(title=f"{args.task}: seeds {entry['seeds']}")
     for column in ("metric", "values", "range", "std"):
         table.add_column(column)
+    fixed = [metric for metric, s in entry["metrics"].items() if s["range"] == 0]
     for metric, s in entry["metrics"].items():
-        table.add_row(metric, ", ".join(f"{v:.4g}" for v in s["values"]), f"{s['range']:.4g}", f"{s['std']:.4g}")
+        if s["range"]:
+            table.add_row(metric, ", ".join(f"{v:.4g}" for v in s["values"]), f"{s['range']:.4g}", f"{s['std']:.4g}")
     console.print(table)
+    if fixed:  # baselines and counts do not depend on the training seed
+        console.print(f"{len(fixed)} metric(s) identical across seeds: {', '.join(fixed)}")
     console.print(f"recorded in {args.out}")
     return 0
 
