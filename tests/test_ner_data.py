@@ -3,6 +3,7 @@ gazetteer baseline; settings from params and flags; the generic base corpus."""
 
 import argparse
 import json
+from pathlib import Path
 
 import pytest
 
@@ -121,6 +122,8 @@ def test_settings_from_params_and_flags():
     settings, lora = ner_settings(params)
     assert (settings.epochs, settings.seed, lora.r, lora.enabled) == (3, 7, 16, True)
     assert ner_base_settings(params).sentences == 10
+    assert ner_settings({"seed": 7, "ner": {"seed": None}})[0].seed == 7  # null = the top-level seed
+    assert ner_settings({"seed": 7, "ner": {"seed": 3}})[0].seed == 3
     with pytest.raises(ConfigError, match="ner: unknown key"):
         ner_settings({"ner": {"epoch": 3}})
 
@@ -173,3 +176,18 @@ def test_clean_rejects_structure_values_that_are_not_in_the_text():
     assert ok.row["structures"] == [{"eligibility": {"performance_status": "ECOG 0-1"}}]
     with pytest.raises(RowError, match="span_text_mismatch.*ECOG 0"):
         parse_ner({"text": "An ECOG performance status of 0.", "structures": {"eligibility": {"performance_status": "ECOG 0"}}})
+
+
+def test_train_ner_declares_every_setting_it_reads():
+    """A key that ner_settings reads but dvc.yaml does not list would not re-run train-ner when it changes
+    (`ner.seed` once was one: `-S ++ner.seed=1` left the model as it was)."""
+    import dataclasses
+
+    import yaml
+
+    root = Path(__file__).resolve().parents[1]
+    declared = set(yaml.safe_load((root / "dvc.yaml").read_text())["stages"]["train-ner"]["params"])
+    assert "ner" in declared or {f"ner.{f.name}" for f in dataclasses.fields(NerSettings)} <= declared
+    assert "ner" in declared or "ner.lora" in declared
+    params = yaml.safe_load((root / "params.yaml").read_text())
+    assert {key.split(".", 1)[1] for key in declared if key.startswith("ner.")} <= set(params["ner"])  # DVC needs them present

@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any, Iterable, Mapping
@@ -61,7 +62,7 @@ def effective_seed(params: Mapping[str, Any], key: str) -> int:
         value = _lookup(params, candidate)
         if value is not None:
             return int(value)
-    return 42
+    return 42  # params.yaml sets no seed at all: the settings dataclasses' default (config.TrainSettings.seed)
 
 
 def comparable_metrics(values: Mapping[str, Any]) -> dict[str, float]:
@@ -114,8 +115,6 @@ def experiment_metrics(exp_show: list[dict], baseline_rev: str, names: Iterable[
 
 def run_seeds(task: str, seeds: list[int], param: str, stage: str, cwd: Path | str = ".") -> None:
     """One `dvc exp run --temp` per seed, re-running `stage` and what it needs; an existing same-named one is replaced."""
-    import subprocess
-
     from medtune.console import console
 
     for seed in seeds:
@@ -130,8 +129,6 @@ def run_seeds(task: str, seeds: list[int], param: str, stage: str, cwd: Path | s
 def seed_spread(task: str, seeds: list[int], param: str | None = None, stage: str | None = None,
                 metrics_file: str | None = None, out: Path | str = DEFAULT_OUT, cwd: Path | str = ".", run: bool = True) -> dict:
     """Run (unless `run` is False: reuse finished experiments) and record the spread; returns this file's entry."""
-    import subprocess
-
     import yaml
 
     cwd = Path(cwd)

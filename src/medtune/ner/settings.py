@@ -68,12 +68,15 @@ class NerBaseSettings:
 
 
 def ner_settings(params: Mapping[str, Any]) -> tuple[NerSettings, NerLoraSettings]:
-    """`ner` and `ner.lora` from params.yaml; the top-level `seed` unless `ner.seed` overrides it."""
+    """`ner` and `ner.lora` from params.yaml; the top-level `seed` unless `ner.seed` overrides it (null or absent:
+    the top-level one; params.yaml states the key so that train-ner can declare it to DVC)."""
     block = dict(params.get("ner") or {})
     block.pop("base", None)
     lora = from_mapping(NerLoraSettings, block.pop("lora", None), where="ner.lora")
-    if "seed" in params:
-        block.setdefault("seed", params["seed"])
+    if block.get("seed") is None:
+        block.pop("seed", None)
+        if "seed" in params:
+            block["seed"] = params["seed"]
     return from_mapping(NerSettings, block, where="ner"), lora
 
 
