@@ -101,6 +101,8 @@ def test_seed_spread_runs_dvc_experiments_and_report_uses_it(toy_repo):
     assert recorded["metrics/eval/toy.json"]["param"] == "toy.train.seed"
     # reusing the finished experiments gives the same record
     assert seeds.seed_spread("toy", [1, 2], param="toy.train.seed", cwd=toy_repo, run=False) == entry
+    # running a seed again replaces its experiment (no name clash) and gives the same values
+    assert seeds.seed_spread("toy", [1], param="toy.train.seed", cwd=toy_repo)["metrics"]["accuracy"]["values"] == [0.92, 0.51]
 
     # a change of 0.30 leaves both CIs of a narrow-CI metric but stays inside the 0.41 seed range
     _write(toy_repo / "metrics/eval/toy.json", {"accuracy": 0.62, "accuracy_ci_low": 0.60, "accuracy_ci_high": 0.64})
