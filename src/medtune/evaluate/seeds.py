@@ -25,11 +25,11 @@ import sys
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
+from medtune.config import ConfigError, load_params, section
 from medtune.evaluate.report import CI_SUFFIXES, SEED_SPREAD, DvcError, as_number, dvc
 from medtune.io import InputError, atomic_path
 from medtune.ops.determinism import TIMING_KEY
 
-DEFAULT_OUT = SEED_SPREAD
 # The params key that seeds a task's training without touching its data (the top-level `seed` also drives the
 # sample generator and the split, so changing it would change the test set too). NLI reads only the top-level seed.
 SEED_PARAMS = {
@@ -46,21 +46,12 @@ def experiment_name(task: str, seed: int) -> str:
     return f"seed-{task}-{seed}"
 
 
-def _lookup(params: Mapping[str, Any], key: str) -> Any:
-    node: Any = params
-    for part in key.split("."):
-        if not isinstance(node, Mapping) or part not in node:
-            return None
-        node = node[part]
-    return node
-
-
 def effective_seed(params: Mapping[str, Any], key: str) -> int:
     """The seed the workspace run used: `key` when params.yaml sets it, then the shared `train.seed` for a causal-LM
     task (`config.sft_settings` reads them in that order), else the top-level `seed`."""
     fallbacks = [key] + (["train.seed"] if key.endswith(".train.seed") else []) + ["seed"]
     for candidate in fallbacks:
-        value = _lookup(params, candidate)
+        value = section(params, candidate, None)  # absent or null: the next one
         if value is not None:
             return int(value)
     return 42  # params.yaml sets no seed at all: the settings dataclasses' default (config.TrainSettings.seed)
@@ -140,10 +131,8 @@ def _head(cwd: Path) -> str:
 
 
 def seed_spread(task: str, seeds: list[int], param: str | None = None, stage: str | None = None,
-                metrics_file: str | None = None, out: Path | str = DEFAULT_OUT, cwd: Path | str = ".", run: bool = True) -> dict:
+                metrics_file: str | None = None, out: Path | str = SEED_SPREAD, cwd: Path | str = ".", run: bool = True) -> dict:
     """Run (unless `run` is False: reuse finished experiments) and record the spread; returns this file's entry."""
-    import yaml
-
     cwd = Path(cwd)
     param = param or SEED_PARAMS.get(task)
     if param is None:
@@ -154,7 +143,7 @@ def seed_spread(task: str, seeds: list[int], param: str | None = None, stage: st
     if pending:
         raise DvcError(f"the workspace run of {stage} is not up to date ({sorted(pending)}): `dvc repro {stage}` first, "
                        "so its metrics are the first seed")
-    params = yaml.safe_load((cwd / "params.yaml").read_text()) or {}
+    params = load_params(cwd / "params.yaml")
     first = effective_seed(params, param)
     extra = [s for s in dict.fromkeys(seeds) if s != first]
     if not extra:
@@ -186,14 +175,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--param", help="params key of the training seed (default: the task's, e.g. reranker.train.seed)")
     parser.add_argument("--stage", help="stage to re-run (default: evaluate-<task>)")
     parser.add_argument("--metrics-file", help="metrics file to compare (default: metrics/eval/<task>.json)")
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"where the spread is recorded (default: {DEFAULT_OUT})")
+    parser.add_argument("--out", type=Path, default=SEED_SPREAD, help=f"where the spread is recorded (default: {SEED_SPREAD})")
     parser.add_argument("--no-run", action="store_true", help="reuse the finished seed-<task>-<seed> experiments")
     args = parser.parse_args(argv)
     from medtune.console import console
 
     try:
         entry = seed_spread(args.task, args.seeds, args.param, args.stage, args.metrics_file, args.out, run=not args.no_run)
-    except (DvcError, InputError) as exc:
+    except (ConfigError, DvcError, InputError) as exc:
         console.print(f"[bold red]error:[/] {exc}")
         return 2
     from rich.table import Table
