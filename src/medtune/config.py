@@ -129,6 +129,8 @@ class SFTRunSettings:
 class TinyLMSettings:
     """The embedded tiny Llama base model built by `build-base` (params block `tiny_lm`)."""
 
+    init: str = field(default="", metadata=flag("--init", "start from this pretrained tiny Llama (its tokenizer and weights; the shape keys "
+                                                          "must match it) instead of a new tokenizer and random weights; '' = from scratch"))
     vocab_size: int = field(default=4096, metadata=flag("--vocab-size", "byte-level BPE vocabulary size"))
     hidden_size: int = field(default=192, metadata=flag("--hidden-size", "model width"))
     num_layers: int = field(default=4, metadata=flag("--num-layers", "decoder layers"))

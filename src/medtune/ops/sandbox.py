@@ -21,7 +21,7 @@ import yaml
 
 REPO = Path(__file__).resolve().parents[3]
 # Tracked paths a pipeline copy needs; never data/, models/, metrics/ or dvc.lock (a copy starts cold).
-PIPELINE_PATHS = ("dvc.yaml", "params.yaml", "stages", "src", "configs", ".dvcignore", ".gitignore", "pyproject.toml")
+PIPELINE_PATHS = ("dvc.yaml", "params.yaml", "stages", "src", "configs", "assets", ".dvcignore", ".gitignore", "pyproject.toml")
 
 # A few dozen rows per task and a ~50 k-parameter base: the LM path (fetch -> clean -> split -> build-base ->
 # train-reranker) takes about a minute on one CPU thread.
@@ -34,7 +34,7 @@ TINY_PROFILE: dict[str, Any] = {
         },
         "max_reject_fraction": 0.5,
     },
-    "tiny_lm": {"vocab_size": 400, "hidden_size": 64, "num_layers": 2, "num_heads": 2, "intermediate_size": 128,
+    "tiny_lm": {"init": "", "vocab_size": 400, "hidden_size": 64, "num_layers": 2, "num_heads": 2, "intermediate_size": 128,
                 "max_position_embeddings": 512, "block_size": 128, "chat_docs": 40, "json_docs": 10,
                 "epochs": 1, "max_steps": 4, "batch_size": 8},
     "eval": {"bootstrap": 100, "reranker": {"max_test_rows": 12}},

@@ -381,6 +381,36 @@ def build_model(tokenizer, settings: TinyLMSettings, seed: int):
     return model
 
 
+# the TinyLMSettings keys that describe the network and tokenizer, and the LlamaConfig field each one is
+SHAPE_KEYS = {"vocab_size": "vocab_size", "hidden_size": "hidden_size", "num_layers": "num_hidden_layers", "num_heads": "num_attention_heads",
+              "intermediate_size": "intermediate_size", "max_position_embeddings": "max_position_embeddings"}
+
+
+def load_init(settings: TinyLMSettings):
+    """The pretrained starting point `tiny_lm.init` (tokenizer + weights; tiny_pretrain.py makes it). Its shape must
+    equal the params' shape keys, so params.yaml keeps describing the model that build-base outputs: a mismatch is a
+    ConfigError naming each key, never a silently different model."""
+    import json
+
+    from transformers import AutoTokenizer, LlamaForCausalLM
+
+    path = Path(settings.init)
+    if not (path / "config.json").is_file():
+        raise ConfigError(f"tiny_lm.init: {path} has no config.json (expected a save_pretrained tiny Llama, e.g. assets/tiny-lm-init)")
+    tokenizer = AutoTokenizer.from_pretrained(path)
+    tokenizer.chat_template = CHAT_TEMPLATE  # build-base owns the chat format, whatever the checkpoint saved
+    model = LlamaForCausalLM.from_pretrained(path)
+    actual = {key: getattr(model.config, name) for key, name in SHAPE_KEYS.items()} | {"vocab_size": len(tokenizer)}
+    wrong = [f"{key}: params {getattr(settings, key)}, {path} {value}" for key, value in actual.items() if getattr(settings, key) != value]
+    if wrong:
+        raise ConfigError(f"tiny_lm.init {path} does not have the shape params.yaml states ({'; '.join(wrong)}); set those keys "
+                          "to the checkpoint's values, or tiny_lm.init: '' to build from scratch")
+    meta_file = path / "pretrain_meta.json"
+    meta = json.loads(meta_file.read_text()) if meta_file.is_file() else {}
+    log.info("tiny-lm: starting from %s (%s pretraining steps)", path, meta.get("steps", "unknown"))
+    return tokenizer, model, {"init": str(path), "init_pretrain_steps": meta.get("steps"), "init_tokens_seen": meta.get("tokens_seen")}
+
+
 def pretraining_blocks(texts: list[str], conversations: list[list[dict]], tokenizer, block_size: int, seed: int) -> list[list[int]]:
     """Causal-LM blocks the standard HF way (`group_texts`): documents (BOS text EOS, or a rendered chat) in a
     seeded random order, concatenated, cut into equal blocks."""
@@ -453,8 +483,11 @@ def build_base(
     texts = corpus_texts(split_dir, tasks)
     warmup = json_warmup_documents(texts, settings.json_docs, seed)  # JSON syntax, no labels (json_warmup.py)
     skills = probe_documents(texts, settings.probe_docs, seed + 3) + repeat_documents(texts, settings.repeat_docs, seed + 4)
-    tokenizer = train_tokenizer(texts + warmup, settings.vocab_size, settings.split_digits)
-    model = build_model(tokenizer, settings, seed)
+    if settings.init:
+        tokenizer, model, init_meta = load_init(settings)
+    else:
+        tokenizer = train_tokenizer(texts + warmup, settings.vocab_size, settings.split_digits)
+        model, init_meta = build_model(tokenizer, settings, seed), {}
     conversations = chat_warmup_conversations(texts, settings.chat_docs, seed)
     conversations += concept_warmup_conversations(texts, settings.concept_docs, seed + 1)
     conversations += quote_warmup_conversations(texts, settings.quote_docs, seed + 2)
@@ -469,6 +502,7 @@ def build_base(
         model.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
     return {
+        **init_meta,
         "corpus_texts": len(texts),
         "chat_warmup_turns": len(conversations),
         "skill_documents": len(skills),
