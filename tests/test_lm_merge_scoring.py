@@ -125,3 +125,11 @@ def test_p_yes_is_the_softmax_over_the_two_answer_logits(base_and_adapter):
                                                 tokenize=True, return_dict=True)["input_ids"]
     accuracy = reranker_accuracy(model, tokenizer, rows, 256)
     assert 0.0 <= accuracy["accuracy"] <= 1.0 and accuracy["rows"] == len(rows)
+
+
+def test_fp32_merge_tolerance_grows_with_the_logits_only_past_10():
+    from medtune.train.merge import logit_tolerance
+
+    assert logit_tolerance("float32", 3.0) == logit_tolerance("float32", 10.0) == 1e-4
+    assert logit_tolerance("float32", 27.3) == pytest.approx(2.73e-4)  # the qa adapter's logits: measured diff 1.14e-4
+    assert logit_tolerance("bfloat16", 27.3) == 0.25 and logit_tolerance("float16", 1.0) == 0.05

@@ -73,6 +73,25 @@ def test_early_stopping_without_improvement(workspace):
     assert metrics["best_checkpoint_step"] == 2
 
 
+def test_no_keep_best_ends_on_the_final_weights_and_still_evaluates(workspace):
+    from safetensors.torch import load_file
+
+    from medtune.config import ConfigError
+
+    train = dict(epochs=1, batch_size=8, learning_rate=5e-3, eval_steps=4, save_steps=4, max_seq_len=256, early_stopping_patience=0)
+    final = run_settings(workspace, "reranker", "models/final-a/adapter")
+    metrics = train_sft("reranker", final, LoraSettings(r=4, alpha=8, dropout=0.0), TrainSettings(keep_best=False, **train))
+    assert metrics["adapter_step"] == metrics["steps"] == 10 and metrics["last_eval_step"] == 10 and "best_checkpoint_step" not in metrics
+    assert metrics["eval_loss"] > 0
+    # the same run without evaluation ends on the same weights (LoRA dropout 0: evaluating shifts the dropout RNG)
+    plain = run_settings(workspace, "reranker", "models/final-b/adapter", eval_data=False)
+    train_sft("reranker", plain, LoraSettings(r=4, alpha=8, dropout=0.0), TrainSettings(**train))
+    first, second = (load_file(Path(r.output_dir) / "adapter_model.safetensors") for r in (final, plain))
+    assert first.keys() == second.keys() and all((first[k] == second[k]).all() for k in first)
+    with pytest.raises(ConfigError, match="early_stopping_patience: 0"):
+        train_sft("reranker", final, LoraSettings(r=4, alpha=8), TrainSettings(keep_best=False, **{**train, "early_stopping_patience": 2}))
+
+
 def test_cot_without_eval_saves_the_final_adapter(workspace):
     _, _, base = workspace
     run = run_settings(workspace, "cot", "models/cot/adapter", eval_data=False)

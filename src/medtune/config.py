@@ -78,6 +78,11 @@ class TrainSettings:
     early_stopping_patience: int = field(
         default=3, metadata=flag("--early-stopping-patience", "evaluations without eval-loss improvement before stopping (0 = off)")
     )
+    keep_best: bool = field(
+        default=True,
+        metadata=flag("--keep-best", "with --eval-data, end on the checkpoint with the lowest eval loss; --no-keep-best keeps the "
+                      "final weights (eval loss is still logged; needs --early-stopping-patience 0)", action=argparse.BooleanOptionalAction),
+    )
     load_in_4bit: str = field(
         default="auto",
         metadata=flag("--no-4bit", "disable 4-bit (QLoRA) loading", action="store_const", const="false"),

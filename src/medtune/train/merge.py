@@ -1,8 +1,9 @@
 """Merge a LoRA adapter into its base: one self-contained model folder, checked against base+adapter logits.
 
 The check is what makes a merge trustworthy: on a few fixed prompts the merged model's logits must equal the
-base+adapter logits (max abs diff reported; < 1e-4 in fp32), while the adapter's own effect on the logits is
-reported next to it so a reader can see the comparison is not vacuous (FACTS.md: ~6e-7 vs ~2).
+base+adapter logits (max abs diff reported; < 1e-4 in fp32, or 1e-5 of the largest |logit| when logits exceed 10),
+while the adapter's own effect on the logits is reported next to it so a reader can see the comparison is not
+vacuous (FACTS.md: ~6e-7 vs ~2).
 """
 
 from __future__ import annotations
@@ -20,6 +21,10 @@ from medtune.train.tasks import chat_ids
 log = logging.getLogger(__name__)
 
 TOLERANCE = {"float32": 1e-4, "bfloat16": 0.25, "float16": 0.05}  # half precision rounds the merged weights
+# fp32 rounding error grows with the logits' size: x @ (W + BA) and x @ W + (x @ B) @ A round differently. Measured:
+# the qa adapter (trained lm_head) gives logits up to 27.3 and a max diff of 1.14e-4, 4e-6 of the logit (~60 ulps of
+# fp32 at 27). So fp32 allows max(1e-4, 1e-5 x the largest |logit|): 1e-4 for logits up to 10, as before.
+FP32_RELATIVE_TOLERANCE = 1e-5
 MERGE_DTYPES = {"fp32": "float32", "float32": "float32", "bf16": "bfloat16", "bfloat16": "bfloat16", "fp16": "float16", "float16": "float16"}
 
 # Fixed check prompts in the runtime formats of the chat tasks.
@@ -43,6 +48,13 @@ def refuse_quantized_base(base: str) -> None:
             f"{base}: this base model is saved in 4-bit; merging a LoRA adapter needs the full-precision base "
             "(QLoRA adapters merge into the fp32/bf16/fp16 original: pass it with --base-model)"
         )
+
+
+def logit_tolerance(dtype: str, largest_logit: float) -> float:
+    """Allowed max |merged - (base+adapter)| logit difference."""
+    if dtype == "float32":
+        return max(TOLERANCE[dtype], FP32_RELATIVE_TOLERANCE * largest_logit)
+    return TOLERANCE[dtype]
 
 
 def merge_adapter(settings: MergeSettings) -> dict:
@@ -78,10 +90,13 @@ def merge_adapter(settings: MergeSettings) -> dict:
     effect = max((a - b).abs().max().item() for a, b in zip(adapted, base_logits))
     log.info("merge %s: max |merged - (base+adapter)| = %.2e (adapter moves logits by up to %.3f), dtype %s",
              adapter, max_diff, effect, dtype)
-    if max_diff > TOLERANCE[dtype]:
-        raise RuntimeError(f"{adapter}: merged logits differ from base+adapter by {max_diff:.3g} (> {TOLERANCE[dtype]} in {dtype})")
+    scale = max(a.abs().max().item() for a in adapted)
+    tolerance = logit_tolerance(dtype, scale)
+    if max_diff > tolerance:
+        raise RuntimeError(f"{adapter}: merged logits differ from base+adapter by {max_diff:.3g} (> {tolerance:.3g} in {dtype}, "
+                           f"largest |logit| {scale:.1f})")
     with atomic_path(output_dir, is_dir=True) as tmp:
         merged.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
-    return {"max_abs_logit_diff": max_diff, "adapter_max_logit_effect": round(effect, 4), "dtype": dtype,
+    return {"max_abs_logit_diff": max_diff, "tolerance": tolerance, "max_abs_logit": round(scale, 3), "adapter_max_logit_effect": round(effect, 4), "dtype": dtype,
             "prompts": len(batches), "base_model": base, "output_dir": str(output_dir)}

@@ -42,6 +42,12 @@ def validate_schedule(train: TrainSettings, evaluating: bool) -> None:
         )
     if train.early_stopping_patience < 0:
         raise ConfigError(f"train.early_stopping_patience must be >= 0, got {train.early_stopping_patience}")
+    if evaluating and not train.keep_best and train.early_stopping_patience:
+        raise ConfigError(
+            f"train.keep_best: false (--no-keep-best) keeps the final weights, so early stopping (patience "
+            f"{train.early_stopping_patience}) would end on a worse checkpoint than the best it skipped: set "
+            "train.early_stopping_patience: 0 (--early-stopping-patience 0)"
+        )
 
 
 def checkpoint_dir_for(output_dir: Path) -> Path:
@@ -149,7 +155,7 @@ def sft_config(train: TrainSettings, ckpt_dir: Path, evaluating: bool, dtype: st
         save_strategy="steps",
         save_steps=train.save_steps,
         save_total_limit=train.save_total_limit,
-        load_best_model_at_end=evaluating,
+        load_best_model_at_end=evaluating and train.keep_best,
         metric_for_best_model="eval_loss" if evaluating else None,
         greater_is_better=False if evaluating else None,
         # TRL turns bf16 and gradient checkpointing on by default; on this AVX2 CPU that is ~10x slower (FACTS.md).
@@ -260,11 +266,17 @@ def train_sft(
     if tokens and output.metrics.get("train_runtime") and resume_from is None:
         metrics["train_tokens_per_second"] = round(tokens / output.metrics["train_runtime"], 1)
     if evaluating:
-        # load_best_model_at_end put the best checkpoint back; its eval numbers are in the log (no re-evaluation)
-        best_step = _step_of(trainer.state.best_model_checkpoint)
-        best = [e for e in trainer.state.log_history if "eval_loss" in e and e.get("step") == best_step]
-        metrics.update({"best_checkpoint_step": best_step, **eval_set.report("eval"),
-                        **_last_logged(best, {"eval_loss": "eval_loss", "eval_mean_token_accuracy": "eval_token_accuracy"})})
+        # load_best_model_at_end put the best checkpoint back (keep_best; else the final weights stay, and the numbers
+        # are the last evaluation's); the eval numbers are in the log (no re-evaluation)
+        evaluations = [e for e in trainer.state.log_history if "eval_loss" in e]
+        if train.keep_best:
+            best_step = _step_of(trainer.state.best_model_checkpoint)
+            kept = {"best_checkpoint_step": best_step}
+            evaluations = [e for e in evaluations if e.get("step") == best_step]
+        else:
+            kept = {"adapter_step": trainer.state.global_step, "last_eval_step": evaluations[-1]["step"] if evaluations else None}
+        metrics.update({**kept, **eval_set.report("eval"),
+                        **_last_logged(evaluations, {"eval_loss": "eval_loss", "eval_mean_token_accuracy": "eval_token_accuracy"})})
         if task == "reranker":
             from medtune.train.scoring import reranker_accuracy
 
