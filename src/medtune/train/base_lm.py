@@ -308,6 +308,17 @@ def quote_warmup_conversations(texts: list[str], n: int, seed: int) -> list[list
     return conversations
 
 
+def label_free_documents(texts: list[str], seed: int, *, json_docs: int, probe_docs: int, repeat_docs: int, chat_docs: int,
+                         concept_docs: int, quote_docs: int) -> tuple[list[str], list[str], list[list[dict]]]:
+    """The skill documents mixed into pretraining, each kind from its own seeded stream: (JSON warm-up documents, which
+    also train the tokenizer; probe + repeat documents; chat/concept/quote conversations). No task label is used."""
+    warmup = json_warmup_documents(texts, json_docs, seed)  # JSON syntax, no labels (json_warmup.py)
+    skills = probe_documents(texts, probe_docs, seed + 3) + repeat_documents(texts, repeat_docs, seed + 4)
+    conversations = (chat_warmup_conversations(texts, chat_docs, seed) + concept_warmup_conversations(texts, concept_docs, seed + 1)
+                     + quote_warmup_conversations(texts, quote_docs, seed + 2))
+    return warmup, skills, conversations
+
+
 # ---- tokenizer ----------------------------------------------------------------------------------------------
 
 
@@ -353,36 +364,22 @@ def train_tokenizer(texts: Iterable[str], vocab_size: int, split_digits: bool = 
 
 def build_model(tokenizer, settings: TinyLMSettings, seed: int):
     import torch
-    from transformers import LlamaConfig, LlamaForCausalLM
+
+    from medtune.train.tiny_llama import new_tiny_llama
 
     if settings.hidden_size % settings.num_heads:
         raise ConfigError(f"tiny_lm: hidden_size {settings.hidden_size} is not divisible by num_heads {settings.num_heads}")
     head_dim = settings.hidden_size // settings.num_heads
     if head_dim < 32:
         raise ConfigError(f"tiny_lm: head_dim = hidden_size / num_heads = {head_dim}; vLLM needs >= 32")
-    config = LlamaConfig(
-        vocab_size=len(tokenizer),
-        hidden_size=settings.hidden_size,
-        intermediate_size=settings.intermediate_size,
-        num_hidden_layers=settings.num_layers,
-        num_attention_heads=settings.num_heads,
-        num_key_value_heads=settings.num_heads,
-        head_dim=head_dim,
-        max_position_embeddings=settings.max_position_embeddings,
-        bos_token_id=tokenizer.bos_token_id,
-        eos_token_id=tokenizer.eos_token_id,
-        pad_token_id=tokenizer.pad_token_id,
-        tie_word_embeddings=True,  # halves the parameters that a tiny model spends on its vocabulary
-    )
     torch.manual_seed(seed)
-    model = LlamaForCausalLM(config)
-    model.generation_config.eos_token_id = tokenizer.eos_token_id
-    model.generation_config.pad_token_id = tokenizer.pad_token_id
-    return model
+    return new_tiny_llama(tokenizer, settings.hidden_size, settings.num_layers, settings.num_heads, settings.intermediate_size,
+                          settings.max_position_embeddings)
 
 
-# the TinyLMSettings keys that describe the network and tokenizer, and the LlamaConfig field each one is
-SHAPE_KEYS = {"vocab_size": "vocab_size", "hidden_size": "hidden_size", "num_layers": "num_hidden_layers", "num_heads": "num_attention_heads",
+# the TinyLMSettings keys that describe the network, and the LlamaConfig field each one is (vocab_size: the tokenizer's
+# length, which sizes the embeddings)
+SHAPE_KEYS = {"hidden_size": "hidden_size", "num_layers": "num_hidden_layers", "num_heads": "num_attention_heads",
               "intermediate_size": "intermediate_size", "max_position_embeddings": "max_position_embeddings"}
 
 
@@ -400,7 +397,7 @@ def load_init(settings: TinyLMSettings):
     tokenizer = AutoTokenizer.from_pretrained(path)
     tokenizer.chat_template = CHAT_TEMPLATE  # build-base owns the chat format, whatever the checkpoint saved
     model = LlamaForCausalLM.from_pretrained(path)
-    actual = {key: getattr(model.config, name) for key, name in SHAPE_KEYS.items()} | {"vocab_size": len(tokenizer)}
+    actual = {"vocab_size": len(tokenizer)} | {key: getattr(model.config, name) for key, name in SHAPE_KEYS.items()}
     wrong = [f"{key}: params {getattr(settings, key)}, {path} {value}" for key, value in actual.items() if getattr(settings, key) != value]
     if wrong:
         raise ConfigError(f"tiny_lm.init {path} does not have the shape params.yaml states ({'; '.join(wrong)}); set those keys "
@@ -481,16 +478,14 @@ def build_base(
     started = time.perf_counter()
     set_seed(seed)
     texts = corpus_texts(split_dir, tasks)
-    warmup = json_warmup_documents(texts, settings.json_docs, seed)  # JSON syntax, no labels (json_warmup.py)
-    skills = probe_documents(texts, settings.probe_docs, seed + 3) + repeat_documents(texts, settings.repeat_docs, seed + 4)
+    warmup, skills, conversations = label_free_documents(
+        texts, seed, json_docs=settings.json_docs, probe_docs=settings.probe_docs, repeat_docs=settings.repeat_docs,
+        chat_docs=settings.chat_docs, concept_docs=settings.concept_docs, quote_docs=settings.quote_docs)
     if settings.init:
         tokenizer, model, init_meta = load_init(settings)
     else:
         tokenizer = train_tokenizer(texts + warmup, settings.vocab_size, settings.split_digits)
         model, init_meta = build_model(tokenizer, settings, seed), {}
-    conversations = chat_warmup_conversations(texts, settings.chat_docs, seed)
-    conversations += concept_warmup_conversations(texts, settings.concept_docs, seed + 1)
-    conversations += quote_warmup_conversations(texts, settings.quote_docs, seed + 2)
     blocks = pretraining_blocks(texts + warmup + skills, conversations, tokenizer, settings.block_size, seed)
     n_params = sum(p.numel() for p in model.parameters())
     log.info("tiny-lm: %d texts + %d chat warm-up turns, vocab %d, %.2f M parameters, %d blocks of %d tokens",

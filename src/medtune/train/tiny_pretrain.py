@@ -56,7 +56,6 @@ def build_corpus(out_dir: Path | str, scale: int = 16, seed: int = 7, vocab_size
     from medtune.data.formats import parser_for
     from medtune.sample import generate
     from medtune.train import base_lm as base
-    from medtune.train.json_warmup import json_warmup_documents
 
     out_dir = Path(out_dir)
     texts: set[str] = set()
@@ -67,12 +66,10 @@ def build_corpus(out_dir: Path | str, scale: int = 16, seed: int = 7, vocab_size
             texts.update(base.row_texts(parse(raw).row))
     texts.update(base.fixed_prompt_texts())
     texts = sorted(texts)
-    count = {kind: n * scale for kind, n in DOC_COUNTS.items()}
-    warmup = json_warmup_documents(texts, count["json"], seed)
-    documents = (warmup + base.probe_documents(texts, count["probe"], seed + 3) + base.repeat_documents(texts, count["repeat"], seed + 4)
-                 + shuffled_repeat_documents(texts, count["shuffled"], seed + 5))
-    conversations = (base.chat_warmup_conversations(texts, count["chat"], seed) + base.concept_warmup_conversations(texts, count["concept"], seed + 1)
-                     + base.quote_warmup_conversations(texts, count["quote"], seed + 2))
+    count = {f"{kind}_docs": n * scale for kind, n in DOC_COUNTS.items()}
+    shuffled = shuffled_repeat_documents(texts, count.pop("shuffled_docs"), seed + 5)
+    warmup, skills, conversations = base.label_free_documents(texts, seed, **count)
+    documents = warmup + skills + shuffled
     tokenizer = base.train_tokenizer(texts + warmup, vocab_size, split_digits=True)
     tokenizer.save_pretrained(out_dir / "tokenizer")
     ids = [[tokenizer.bos_token_id, *x, tokenizer.eos_token_id] for x in tokenizer(texts + documents, add_special_tokens=False)["input_ids"]]
@@ -97,20 +94,16 @@ def train(corpus_dir: Path | str, out_dir: Path | str, steps: int, batch_size: i
     linear warm-up; bf16 autocast on CUDA."""
     import numpy as np
     import torch
-    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
+    from transformers import AutoTokenizer
+
+    from medtune.train.tiny_llama import new_tiny_llama
 
     corpus_dir, out_dir = Path(corpus_dir), Path(out_dir)
     device = "cuda" if torch.cuda.is_available() else "cpu"
     torch.manual_seed(seed)
     tokenizer = AutoTokenizer.from_pretrained(corpus_dir / "tokenizer")
     stream = torch.from_numpy(np.load(corpus_dir / "stream.npy").astype(np.int64)).to(device)
-    config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=hidden_size, intermediate_size=intermediate_size, num_hidden_layers=num_layers,
-                         num_attention_heads=num_heads, num_key_value_heads=num_heads, head_dim=hidden_size // num_heads,
-                         max_position_embeddings=1024, bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
-                         pad_token_id=tokenizer.pad_token_id, tie_word_embeddings=True)
-    model = LlamaForCausalLM(config).to(device)
-    model.generation_config.eos_token_id = tokenizer.eos_token_id
-    model.generation_config.pad_token_id = tokenizer.pad_token_id
+    model = new_tiny_llama(tokenizer, hidden_size, num_layers, num_heads, intermediate_size, max_position_embeddings=1024).to(device)
     matrices = [p for p in model.parameters() if p.dim() >= 2]
     vectors = [p for p in model.parameters() if p.dim() < 2]
     optimizer = torch.optim.AdamW([{"params": matrices, "weight_decay": 0.01}, {"params": vectors, "weight_decay": 0.0}],
