@@ -37,8 +37,19 @@ def test_accelerate_command_uses_the_named_config_and_a_free_port(monkeypatch):
     assert command[-3:] == ["stages/train_sft.py", "--task", "cot"]
 
 
-def test_python_launcher_does_not_relaunch():
+def test_python_launcher_trains_here_and_accelerate_execs_the_launcher_once(monkeypatch):
+    calls = []
+    monkeypatch.setattr(os, "execve", lambda path, argv, env: calls.append((argv, env)))
+    monkeypatch.chdir(REPO)
+    monkeypatch.delenv("MEDTUNE_LAUNCHED", raising=False)
     relaunch_if_needed(TrainSettings(), ["x.py"])  # returns: this process trains
+    assert calls == []
+    relaunch_if_needed(TrainSettings(launcher="accelerate"), ["x.py"])
+    (argv, env), = calls
+    assert argv[1:3] == ["-m", "accelerate.commands.launch"] and argv[-1] == "x.py" and env["MEDTUNE_LAUNCHED"] == "1"
+    monkeypatch.setenv("MEDTUNE_LAUNCHED", "1")  # inside the launched workers: no second relaunch
+    relaunch_if_needed(TrainSettings(launcher="accelerate"), ["x.py"])
+    assert len(calls) == 1
 
 
 @pytest.mark.slow
