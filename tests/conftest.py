@@ -1,5 +1,6 @@
 """Test-wide settings: nothing waits on the network, and torch stays on one thread so tests that train
-next to other processes on a 2-core box do not oversubscribe (FACTS.md: ~20x slowdown)."""
+next to other processes (and `make test`'s one pytest-xdist worker per core) do not oversubscribe the cores
+(FACTS.md: ~20x slowdown)."""
 
 import os
 from pathlib import Path

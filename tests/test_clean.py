@@ -1,6 +1,7 @@
 """clean/validate: dedupe by normalized hash, conflicts, quarantine records and the CLI contract."""
 
 import json
+import os
 import subprocess
 import sys
 
@@ -98,10 +99,12 @@ def test_validate_cli_contract(task, tmp_path):
     assert len(quarantine.read_text().splitlines()) == 2
 
 
-def test_validate_cli_exits_2_on_unreadable_file(tmp_path):
-    result = subprocess.run([sys.executable, "-m", "medtune.cli", "validate", "--task", "nli", str(tmp_path / "nope.jsonl")],
-                            capture_output=True, text=True, timeout=120)
-    assert result.returncode == 2 and "nope.jsonl" in result.stderr
+def test_validate_cli_exits_2_on_unreadable_file_and_names_it_unbroken(tmp_path):
+    missing = tmp_path / "a-folder-name-long-enough-to-pass-the-terminal-width" / "nope[1].jsonl"
+    # a narrow terminal must not wrap the path mid-name (it did under pytest-xdist's longer tmp paths)
+    result = subprocess.run([sys.executable, "-m", "medtune.cli", "validate", "--task", "nli", str(missing)],
+                            capture_output=True, text=True, timeout=120, env={**os.environ, "COLUMNS": "40"})
+    assert result.returncode == 2 and f"{missing}: cannot read (no such file)" in result.stderr, result.stderr
 
 
 def test_parallel_multi_bucket_clean_equals_single_pass(tmp_path, monkeypatch):

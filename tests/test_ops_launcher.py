@@ -19,11 +19,11 @@ REPO = Path(__file__).resolve().parents[1]
 SRC = REPO / "src"
 
 
-def test_unknown_launcher_or_config_is_refused_with_the_choices():
+def test_unknown_launcher_or_config_is_refused_with_the_choices(monkeypatch):
     with pytest.raises(ConfigError, match="train.launcher must be one of python, accelerate"):
         relaunch_if_needed(TrainSettings(launcher="torchrun"), ["x.py"])
+    monkeypatch.chdir(REPO)  # the config names resolve against the repo's configs/accelerate
     with pytest.raises(ConfigError, match=r"train.accelerate_config 'nope'.*available: .*cpu-2proc"):
-        os.chdir(REPO)
         accelerate_command(TrainSettings(launcher="accelerate", accelerate_config="nope"), ["x.py"])
 
 

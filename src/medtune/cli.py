@@ -45,14 +45,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from medtune.console import console, setup_logging
+    from medtune.console import print_error, setup_logging
 
     setup_logging()
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args) or 0)
     except (ConfigError, InputError) as exc:
-        console.print(f"[bold red]error:[/] {exc}")
+        print_error(exc)
         return 2
 
 

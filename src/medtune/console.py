@@ -8,9 +8,16 @@ import sys
 
 from rich.console import Console
 from rich.logging import RichHandler
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 console = Console(stderr=True, soft_wrap=True)
+
+
+def print_error(exc: BaseException | str) -> None:
+    """`error: <message>` on stderr. The message is escaped: a path like `rows[1].jsonl` must not be eaten as rich
+    markup, and the soft-wrapping console keeps it on one line, copyable, however narrow the terminal."""
+    console.print(f"[bold red]error:[/] {escape(str(exc))}")
 
 
 def progress(transient: bool = False) -> Progress:

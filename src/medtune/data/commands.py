@@ -47,6 +47,7 @@ def validate_command(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.table import Table
 
+    from medtune.console import print_error
     from medtune.data.clean import clean_files
     from medtune.io import InputError
 
@@ -54,7 +55,7 @@ def validate_command(args: argparse.Namespace) -> int:
     try:
         report = clean_files(args.task, [args.path], args.output, args.quarantine, args.entity_schema)
     except InputError as exc:
-        Console(stderr=True).print(f"[bold red]error:[/] {exc}")
+        print_error(exc)
         return 2
     table = Table(title=f"{args.path} ({args.task})")
     table.add_column("rows")

@@ -205,12 +205,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rev", default="main", help="git revision to compare the workspace with (default: main)")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"markdown file to write (default: {DEFAULT_OUT})")
     args = parser.parse_args(argv)
-    from medtune.console import console
+    from medtune.console import console, print_error
 
     try:
         _, changes = build_report(args.rev, args.out)
     except (DvcError, InputError) as exc:
-        console.print(f"[bold red]error:[/] {exc}")
+        print_error(exc)
         return 2
     flagged = sum(c.verdict == "outside CI" for c in changes)
     console.print(f"wrote {args.out}: {len(changes)} metric(s) changed vs {args.rev}, {flagged} outside the 95% CI")

@@ -178,12 +178,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=SEED_SPREAD, help=f"where the spread is recorded (default: {SEED_SPREAD})")
     parser.add_argument("--no-run", action="store_true", help="reuse the finished seed-<task>-<seed> experiments")
     args = parser.parse_args(argv)
-    from medtune.console import console
+    from medtune.console import console, print_error
 
     try:
         entry = seed_spread(args.task, args.seeds, args.param, args.stage, args.metrics_file, args.out, run=not args.no_run)
     except (ConfigError, DvcError, InputError) as exc:
-        console.print(f"[bold red]error:[/] {exc}")
+        print_error(exc)
         return 2
     from rich.table import Table
 

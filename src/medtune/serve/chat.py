@@ -157,7 +157,7 @@ def run_pipe(session: ChatSession, lines: IO[str], out: IO[str]) -> int:
 def run_terminal(session: ChatSession, name: str) -> None:
     from rich.prompt import Prompt
 
-    from medtune.console import console
+    from medtune.console import console, print_error
 
     console.print(f"[bold]medtune chat[/] — {name}\nType a question; [bold]/reset[/] starts over, [bold]/exit[/] quits. "
                   "Answers are general educational information, not medical advice.")
@@ -183,7 +183,7 @@ def run_terminal(session: ChatSession, name: str) -> None:
         try:
             session.ask(question, out=sys.stdout)
         except InputError as exc:
-            console.print(f"[bold red]error:[/] {exc}")
+            print_error(exc)
         except KeyboardInterrupt:
             console.print("\n[dim]interrupted[/]")
 
