@@ -21,7 +21,7 @@ export DVC_NO_ANALYTICS := 1
 export TOKENIZERS_PARALLELISM := false
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 
-.PHONY: help setup repro test test-fast bench report seeds clean-venv
+.PHONY: help setup repro smoke test test-fast bench report seeds clean-venv
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/\t/' | expand -t 14
@@ -40,6 +40,9 @@ setup: $(STAMP)  ## create .venv and install medtune with its pinned stack
 
 repro: $(STAMP)  ## run the whole pipeline (offline `sample` profile) with dvc repro
 	dvc repro
+
+smoke: $(STAMP)  ## every stage, cold, tiny sizes, in a throwaway copy (minutes); SMOKE_ARGS="-S lora.r=32 --keep DIR"
+	$(PY) -m medtune.ops.smoke $(SMOKE_ARGS)
 
 test: $(STAMP)  ## run the test suite (one worker per core, at most 4; PYTEST_WORKERS=0 for one process)
 	$(PY) -m pytest $(PYTEST_ARGS)

@@ -3,8 +3,8 @@ and `dvc exp run -S lora.r=32` relative to cold, in a throwaway copy of the pipe
 cache or its experiments).
 
 Profile: the full sample profile takes tens of minutes on 2 cores (build-base and each SFT stage alone run for
-minutes), so the bench runs every stage of the real dvc.yaml on the reduced BENCH_PROFILE (TINY_PROFILE sizes plus a
-small NER/NLI/eval setting). What the figures say is pipeline overhead and scoping, which do not depend on sizes;
+minutes), so the bench runs every stage of the real dvc.yaml on the reduced SMOKE_PROFILE (ops/sandbox.py; the profile of
+`make smoke`). What the figures say is pipeline overhead and scoping, which do not depend on sizes;
 stage process start-up (imports of torch/transformers/peft) weighs more here than with real sizes.
 Targets: no-op <= 3 s; the lora.r=32 re-run <= 40% of cold.
 """
@@ -16,20 +16,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from medtune.ops.sandbox import TINY_PROFILE, commit_all, deep_merge, dvc, make_pipeline_repo
+from medtune.ops.sandbox import SMOKE_PROFILE, commit_all, dvc, make_pipeline_repo
 
 NOOP_TARGET_S = 3.0
 LORA_RERUN_TARGET = 0.40
-BENCH_PROFILE = deep_merge(TINY_PROFILE, {
-    "ner": {"max_examples": 40, "eval_steps": 10, "base": {"sentences": 40, "epochs": 1}},
-    "nli": {"epochs": 1},
-    # the tiny tokenizer (vocab 400) spends more tokens per answer: QA/endpoints/chem-ner rows need a longer window
-    "tiny_lm": {"max_position_embeddings": 1024},
-    "train": {"max_seq_len": 1024},
-    "endpoints": {"train": {"max_seq_len": 1024}},
-    "chem_ner": {"train": {"max_seq_len": 1024}},
-    "eval": {"bootstrap": 100, **{task: {"max_test_rows": 8} for task in ("reranker", "cot", "endpoints", "chem_ner", "qa")}},
-})
 
 
 def _timed(*args: str, repo: Path) -> tuple[float, str]:
@@ -45,13 +35,13 @@ def _stages_run(stdout: str) -> list[str]:
 def bench_pipeline(keep: Path | None = None) -> dict:
     work = Path(tempfile.mkdtemp(prefix="bench-pipeline-"))
     try:
-        repo = make_pipeline_repo(work / "repo", BENCH_PROFILE)
+        repo = make_pipeline_repo(work / "repo", SMOKE_PROFILE)
         cold, cold_out = _timed("repro", repo=repo)
         commit_all(repo, "bench: cold run")  # `dvc exp run` starts from a commit
         noop, noop_out = _timed("repro", repo=repo)
         rerun, rerun_out = _timed("exp", "run", "-S", "lora.r=32", repo=repo)
         return {
-            "profile": "BENCH_PROFILE (bench_pipeline.py): every stage, tiny sizes",
+            "profile": "SMOKE_PROFILE (ops/sandbox.py): every stage, tiny sizes",
             "cold_repro_seconds": round(cold, 1),
             "cold_stages": len(_stages_run(cold_out)),
             "noop_repro_seconds": round(noop, 2),

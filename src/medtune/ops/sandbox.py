@@ -54,6 +54,19 @@ def deep_merge(base: dict, override: dict) -> dict:
     return merged
 
 
+# Every stage of dvc.yaml at TINY_PROFILE sizes plus a small NER/NLI/eval setting: `make smoke` and the pipeline
+# bench. A cold run checks the whole graph end to end in minutes; its metrics say nothing about model quality.
+SMOKE_PROFILE = deep_merge(TINY_PROFILE, {
+    "ner": {"max_examples": 40, "eval_steps": 10, "base": {"sentences": 40, "epochs": 1}},
+    "nli": {"epochs": 1},
+    # the tiny tokenizer (vocab 400) spends more tokens per answer: QA/endpoints/chem-ner rows need a longer window
+    "tiny_lm": {"max_position_embeddings": 1024},
+    "train": {"max_seq_len": 1024},
+    "endpoints": {"train": {"max_seq_len": 1024}},
+    "chem_ner": {"train": {"max_seq_len": 1024}},
+    "eval": {"bootstrap": 100, **{task: {"max_test_rows": 8} for task in ("reranker", "cot", "endpoints", "chem_ner", "qa")}},
+})
+
 def command_env() -> dict[str, str]:
     """Offline, one torch thread, and this interpreter's `python`/`dvc` first on PATH (stage commands say `python`)."""
     env = dict(os.environ)
