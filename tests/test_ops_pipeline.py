@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from medtune.ops.determinism import differences, snapshot, strip_timing
-from medtune.ops.sandbox import TINY_PROFILE, command_env, commit_all, dvc, git, make_pipeline_repo
+from medtune.ops.sandbox import TINY_PROFILE, command_env, commit_all, deep_merge, dvc, git, make_pipeline_repo
 from medtune.ops.scoping import set_param
 
 pytestmark = pytest.mark.slow
@@ -26,9 +26,14 @@ ADAPTER = "models/reranker/adapter/adapter_model.safetensors"
 CHECKPOINTS = "models/reranker/checkpoints"
 
 
+# One torch thread per stage, as every other test (conftest.py): the stages' OMP_NUM_THREADS=${cpu_threads} (2) beside
+# another pytest-xdist worker oversubscribed the 2 cores (this file: ~6 min alone, over 10 min beside a worker).
+PROFILE = deep_merge(TINY_PROFILE, {"cpu_threads": 1})
+
+
 @pytest.fixture(scope="module")
 def repo(tmp_path_factory):
-    root = make_pipeline_repo(tmp_path_factory.mktemp("pipeline") / "repo", TINY_PROFILE)
+    root = make_pipeline_repo(tmp_path_factory.mktemp("pipeline") / "repo", PROFILE)
     dvc("repro", TARGET, cwd=root)
     return root
 

@@ -14,6 +14,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,7 +33,7 @@ class SmokeRun:
     metrics_files: list[str]
 
 
-def run_smoke(work: Path, settings: list[tuple[str, object]] = (), targets: list[str] = (),
+def run_smoke(work: Path, settings: Sequence[tuple[str, object]] = (), targets: Sequence[str] = (),
               overrides: dict | None = None) -> SmokeRun:
     """Copy the pipeline into `work/repo` at SMOKE_PROFILE (+ `overrides`), apply `settings` like `dvc exp run -S`,
     and run `dvc repro [targets]` with its output streaming to this terminal."""
