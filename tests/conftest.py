@@ -22,14 +22,3 @@ REPO = Path(__file__).resolve().parents[1]
 def repo_root() -> Path:
     return REPO
 
-
-# Files that run for minutes, longest first (pytest --durations, 2026-11-27): pytest-xdist (`--dist loadfile`)
-# hands files to workers in collection order, and the tiny-pipeline file (~6 min alone) collected mid-way kept one
-# worker busy while the other sat idle at the end. Only the order changes; inside a file it is kept (stable sort).
-LONGEST_FILES_FIRST = ("test_ops_pipeline.py", "test_qa_chat.py", "test_nli_training.py", "test_lm_train.py",
-                       "test_serve.py", "test_qa_train_eval.py")
-
-
-def pytest_collection_modifyitems(config, items):
-    rank = {name: i for i, name in enumerate(LONGEST_FILES_FIRST)}
-    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))
