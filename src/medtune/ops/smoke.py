@@ -3,7 +3,7 @@
 It takes a few minutes on 2 cores (the sample profile's `make repro` takes ~40). Use it to check a code, params-key
 or dvc.yaml change end to end before the full run. The copy gets its own git + DVC repo, so the workspace, its DVC
 cache and its experiments are never touched. A smoke run's metrics check the plumbing (every stage runs and writes
-its outputs), not model quality: its models are ~50 k-parameter toys trained for a few steps.
+its outputs), not model quality: its models are toys (a 0.11 M-parameter base) trained for a few steps.
 """
 
 from __future__ import annotations
