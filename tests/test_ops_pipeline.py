@@ -27,7 +27,8 @@ CHECKPOINTS = "models/reranker/checkpoints"
 
 
 # One torch thread per stage, as every other test (conftest.py): the stages' OMP_NUM_THREADS=${cpu_threads} (2) beside
-# another pytest-xdist worker oversubscribed the 2 cores (this file: ~6 min alone, over 10 min beside a worker).
+# another pytest-xdist worker oversubscribed the 2 cores (this file: 262 s in one process, about 10 min beside a
+# worker at two threads).
 PROFILE = deep_merge(TINY_PROFILE, {"cpu_threads": 1})
 
 
