@@ -10,14 +10,13 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
 from medtune.ops.determinism import differences, snapshot, strip_timing
-from medtune.ops.sandbox import TINY_PROFILE, command_env, commit_all, deep_merge, dvc, git, make_pipeline_repo
+from medtune.ops.sandbox import DVC, TINY_PROFILE, command_env, commit_all, deep_merge, dvc, git, make_pipeline_repo
 from medtune.ops.scoping import set_param
 
 pytestmark = pytest.mark.slow
@@ -60,7 +59,7 @@ def _adapter_weights(path: Path) -> dict:
 def _kill_after_first_checkpoint(repo: Path, sig: int) -> int:
     """Start `dvc repro train-reranker` in its own process group; kill the group (dvc + the stage) once a
     checkpoint is complete. Returns the checkpoint step that existed at the kill."""
-    proc = subprocess.Popen([str(Path(sys.executable).parent / "dvc"), "repro", "train-reranker"], cwd=repo,
+    proc = subprocess.Popen([DVC, "repro", "train-reranker"], cwd=repo,
                             env=command_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     deadline = time.time() + 240
     try:

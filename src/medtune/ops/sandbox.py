@@ -20,6 +20,7 @@ from typing import Any
 import yaml
 
 REPO = Path(__file__).resolve().parents[3]
+DVC = str(Path(sys.executable).parent / "dvc")  # this interpreter's dvc, whatever PATH says
 # Tracked paths a pipeline copy needs; never data/, models/, metrics/ or dvc.lock (a copy starts cold).
 PIPELINE_PATHS = ("dvc.yaml", "params.yaml", "stages", "src", "configs", "assets", ".dvcignore", ".gitignore", "pyproject.toml")
 
@@ -67,6 +68,7 @@ SMOKE_PROFILE = deep_merge(TINY_PROFILE, {
     "eval": {"bootstrap": 100, **{task: {"max_test_rows": 8} for task in ("reranker", "cot", "endpoints", "chem_ner", "qa")}},
 })
 
+
 def command_env() -> dict[str, str]:
     """Offline, one torch thread, and this interpreter's `python`/`dvc` first on PATH (stage commands say `python`)."""
     env = dict(os.environ)
@@ -87,7 +89,7 @@ def run(args: list[str], cwd: Path, check: bool = True, timeout: float = 900) ->
 
 
 def dvc(*args: str, cwd: Path, check: bool = True, timeout: float = 900) -> subprocess.CompletedProcess:
-    return run([str(Path(sys.executable).parent / "dvc"), *args], cwd, check, timeout)
+    return run([DVC, *args], cwd, check, timeout)
 
 
 def timed_dvc(*args: str, cwd: Path) -> float:

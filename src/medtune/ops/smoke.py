@@ -21,7 +21,7 @@ from pathlib import Path
 import yaml
 
 from medtune.config import ConfigError
-from medtune.ops.sandbox import SMOKE_PROFILE, command_env, deep_merge, make_pipeline_repo
+from medtune.ops.sandbox import DVC, SMOKE_PROFILE, command_env, deep_merge, make_pipeline_repo
 from medtune.ops.scoping import set_param
 
 
@@ -45,7 +45,7 @@ def run_smoke(work: Path, settings: Sequence[tuple[str, object]] = (), targets: 
             raise ConfigError(f"--set {key}={value!r}: params.yaml has no key {key}") from None
     started = time.perf_counter()
     # stdout/stderr not captured: dvc's stage-by-stage lines and each stage's progress show as they happen
-    done = subprocess.run([str(Path(sys.executable).parent / "dvc"), "repro", *targets], cwd=repo, env=command_env())
+    done = subprocess.run([DVC, "repro", *targets], cwd=repo, env=command_env())
     seconds = time.perf_counter() - started
     metrics = sorted(str(p.relative_to(repo)) for p in (repo / "metrics").rglob("*.json")) if (repo / "metrics").is_dir() else []
     return SmokeRun(repo, done.returncode, seconds, metrics)
