@@ -151,6 +151,7 @@ class TinyLMSettings:
     learning_rate: float = field(default=2e-3, metadata=flag("--pretrain-learning-rate", "pretraining peak learning rate"))
     json_docs: int = field(default=400, metadata=flag("--json-docs", "label-free seed-001-shaped JSON documents mixed into pretraining (0 = none)"))
     probe_docs: int = field(default=0, metadata=flag("--probe-docs", "label-free dense matching documents (a text, then 8 'term: Yes|No' lines) mixed into pretraining (0 = none)"))
+    probe_phrase_share: float = field(default=0.0, metadata=flag("--probe-phrase-share", "share of the probe documents' concept questions asked by a corpus sentence naming the concept instead of the bare term"))
     repeat_docs: int = field(default=0, metadata=flag("--repeat-docs", "label-free 'Text: X / Repeat: X' copying documents mixed into pretraining (0 = none)"))
     quote_docs: int = field(default=0, metadata=flag("--quote-docs", "self-supervised 'quote the sentence that mentions W' turns mixed into pretraining (0 = none)"))
     split_digits: bool = field(default=True, metadata=flag("--split-digits", "tokenize every digit on its own (as Llama/Gemma do), so number comparisons are learnable",

@@ -36,6 +36,7 @@ SAMPLE_SIZES = {"cot": 1200, "reranker": 2400, "ner": 1200, "endpoints": 800, "q
 NOTE_FACTS = {"cot": 5, "reranker": 5}
 # build-base's skill-document counts at scale 1 (params.yaml tiny_lm.*_docs) and the shuffled-copy count
 DOC_COUNTS = {"json": 400, "probe": 2500, "repeat": 1500, "shuffled": 1500, "chat": 800, "concept": 1000, "quote": 600}
+PROBE_PHRASE_SHARE = 0.5  # params.yaml tiny_lm.probe_phrase_share
 
 
 def shuffled_repeat_documents(texts: list[str], n: int, seed: int) -> list[str]:
@@ -68,7 +69,7 @@ def build_corpus(out_dir: Path | str, scale: int = 16, seed: int = 7, vocab_size
     texts = sorted(texts)
     count = {f"{kind}_docs": n * scale for kind, n in DOC_COUNTS.items()}
     shuffled = shuffled_repeat_documents(texts, count.pop("shuffled_docs"), seed + 5)
-    warmup, skills, conversations = base.label_free_documents(texts, seed, **count)
+    warmup, skills, conversations = base.label_free_documents(texts, seed, **count, probe_phrase_share=PROBE_PHRASE_SHARE)
     documents = warmup + skills + shuffled
     tokenizer = base.train_tokenizer(texts + warmup, vocab_size, split_digits=True)
     tokenizer.save_pretrained(out_dir / "tokenizer")
