@@ -38,4 +38,5 @@ def test_base_skills_reports_both_probes_on_val_texts(tiny_base):
     skills = base_skills(tiny_base, split, copies=3, probe_documents_n=4)
     assert skills["copy_sequences"] == 3 and 0 <= skills["exact_copies"] <= 3
     assert skills["probe_lines"] == 32 and 0.0 <= skills["probe_accuracy"] <= 1.0
+    assert 0 < skills["phrase_probe_lines"] < 32 and 0.0 <= skills["phrase_probe_accuracy"] <= 1.0
     assert copy_sequences(["a", "b", "c"], 5, seed=1) == copy_sequences(["a", "b", "c"], 5, seed=1)

@@ -61,8 +61,9 @@ def test_long_reranker_row_is_cut_in_the_patient_text_only(tokenizer):
     assert reason == "truncated"
     assert chat_length(tokenizer, fitted.prompt + fitted.completion) <= 120
     content = fitted.prompt[0]["content"]
-    header = f"{prompts.RERANKER_QUESTION}\n\nCriterion: HbA1c below 8%\n\nPatient: HbA1c was 6.1%."
-    assert content.startswith(header)  # question, criterion and the start of the patient text survive
+    header = f"{prompts.RERANKER_QUESTION}\n\nPatient: HbA1c was 6.1%."
+    assert content.startswith(header)  # question and the start of the patient text survive
+    assert content.endswith("\n\nCriterion: HbA1c below 8%")  # and the whole criterion after the cut
     assert len(content) < len(example.prompt[0]["content"])
     assert fitted.completion == example.completion  # the answer is never cut
 
@@ -241,6 +242,36 @@ def test_probe_documents_answer_from_the_text_and_the_lexicon_only():
     seen = {k: v for k, v in expected.items() if k in answers}
     assert len(seen) >= 3 and all(answers[k] == {v} for k, v in seen.items())
     assert probe_documents(texts, 200, seed=1) == documents  # seeded
+
+
+def test_probe_phrases_name_one_concept_and_are_answered_by_it():
+    from medtune.train.base_lm import concept_phrases, lexicon_concepts, probe_documents
+    from medtune.sample.lexicon import DRUG_CLASSES
+
+    texts = ["No current use of apixaban. On lisinopril for high blood pressure. Must not have bronchial asthma.",
+             "Any anticoagulant in the last month is excluded. Free of T2DM.",
+             "Known T2DM, diagnosed 3 years ago. Currently takes warfarin daily. Works as a teacher."]
+    concepts = lexicon_concepts()
+    phrases = {concepts[i][0]: sentences for i, sentences in concept_phrases(texts, concepts, set(DRUG_CLASSES)).items()}
+    # two concepts (lisinopril, high blood pressure) in one sentence: not a phrase; a class counts by its class name
+    assert phrases == {"apixaban": ["No current use of apixaban"], "asthma": ["Must not have bronchial asthma"],
+                       "anticoagulant": ["Any anticoagulant in the last month is excluded"], "warfarin": ["Currently takes warfarin daily"],
+                       "type 2 diabetes": ["Free of T2DM", "Known T2DM, diagnosed 3 years ago"]}
+    # asked about the third text: the answer is whether that text names the phrase's concept (warfarin is an anticoagulant)
+    mentioned_in_third = {"No current use of apixaban": "No", "Must not have bronchial asthma": "No",
+                          "Any anticoagulant in the last month is excluded": "Yes", "Free of T2DM": "Yes"}
+    asked = set()
+    for document in probe_documents(texts, 300, seed=3, phrase_share=1.0):
+        head, probes = document.split("\nMentioned?\n")
+        for line in probes.split("\n"):
+            term, answer = line.rsplit(": ", 1)
+            # concepts with a phrase are asked by it (multi-word names only: a single word may be a literal-word probe)
+            assert term not in ("bronchial asthma", "type 2 diabetes", "type 2 diabetes mellitus")
+            if head == f"Text: {texts[2]}" and term in mentioned_in_third:
+                assert answer == mentioned_in_third[term], line
+                asked.add(term)
+    assert len(asked) >= 3
+    assert probe_documents(texts, 50, seed=3, phrase_share=0.5) == probe_documents(texts, 50, seed=3, phrase_share=0.5)
 
 
 def test_repeat_documents_copy_a_span_of_the_corpus():

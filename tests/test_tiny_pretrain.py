@@ -12,7 +12,7 @@ import yaml
 
 from medtune.config import ConfigError, TinyLMSettings, from_mapping
 from medtune.train.base_lm import build_base, load_init
-from medtune.train.tiny_pretrain import build_corpus, shuffled_repeat_documents, train
+from medtune.train.tiny_pretrain import PROBE_PHRASE_SHARE, build_corpus, shuffled_repeat_documents, train
 
 REPO = Path(__file__).resolve().parents[1]
 SMALL = dict(hidden_size=64, num_layers=2, num_heads=2, intermediate_size=128)
@@ -89,4 +89,5 @@ def test_shipped_init_matches_params_and_records_its_recipe():
     tokenizer, model, meta = load_init(TinyLMSettings(**{**settings.__dict__, "init": str(REPO / settings.init)}))
     recipe = json.loads((REPO / settings.init / "pretrain_meta.json").read_text())
     assert meta["init_pretrain_steps"] == recipe["steps"] > 10_000 and recipe["corpus"]["seed"] != params["data"]["sample"]["seed"]
+    assert PROBE_PHRASE_SHARE == params["tiny_lm"]["probe_phrase_share"]  # the init's corpus mixes its probes as build-base does
     assert model.config.head_dim >= 32 and tokenizer.convert_ids_to_tokens(tokenizer("7 12")["input_ids"]) == ["7", "Ġ", "1", "2"]

@@ -17,9 +17,12 @@ RERANKER_QUESTION = "Does the patient text contain enough information to evaluat
 
 
 def reranker_messages(patient_text: str, criterion: str) -> list[Message]:
-    """One user turn (no system turn: Gemma's template rejects one). The patient text comes last, so an
-    over-long row is truncated from the patient text and never loses the criterion or the question."""
-    return [{"role": "user", "content": f"{RERANKER_QUESTION}\n\nCriterion: {criterion}\n\nPatient: {patient_text}"}]
+    """One user turn (no system turn: Gemma's template rejects one). The criterion comes after the patient text:
+    a causal LM reading the criterion can then look back for its subject in the note, the order of the base's
+    probe documents ("Text: <note> / Mentioned? / <term>: Yes"); the answer reads that off (README, "The tiny base").
+    An over-long row is cut inside the patient text only (train/tasks.reranker_example), never the question or
+    the criterion."""
+    return [{"role": "user", "content": f"{RERANKER_QUESTION}\n\nPatient: {patient_text}\n\nCriterion: {criterion}"}]
 
 
 # ---- chain-of-thought eligibility -----------------------------------------------------------------------

@@ -6,7 +6,9 @@ tiny base"). Two label-free probes measure that directly:
   recall), greedy decoding; counts exact copies of the first output line;
 - matching: build-base's probe documents made from *val* texts (never pretrained on); for each "term: Yes|No" line
   the base picks the answer whose continuation (" Yes" / " No") has the higher log-probability. Scoring whole
-  continuations makes the number independent of how the tokenizer splits "Yes".
+  continuations makes the number independent of how the tokenizer splits "Yes". Reported for all lines, for the
+  literal-word lines, and (separate documents) for concepts asked inside a corpus sentence, the step the reranker
+  needs (find the term in the criterion, then look it up).
 
     python -m medtune.evaluate.base_skills models/base/tiny-lm          # prints JSON
 """
@@ -60,20 +62,33 @@ def base_skills(model_dir: str | Path, split_dir: str | Path = "data/split", cop
             exact += tokenizer.decode(out[0, ids.shape[1]:], skip_special_tokens=True).split("\n")[0].strip() == sequence
     val_texts = [t for path in sorted(split_dir.glob("*/val.jsonl")) for row in read_jsonl(path) for t in row_texts(row)]
     lexicon_terms = {s.lower() for concept in lexicon_concepts() for s in concept}
-    right = total = literal_right = literal_total = 0
-    for document in probe_documents(val_texts, probe_documents_n, seed=99):
+    right = total = literal_right = literal_total = phrase_right = phrase_total = 0
+    for term, answer, guess in _probe_guesses(model, tokenizer, probe_documents(val_texts, probe_documents_n, seed=99)):
+        right += guess == answer
+        total += 1
+        if term.lower() not in lexicon_terms:
+            literal_right += guess == answer
+            literal_total += 1
+    # concepts asked inside a sentence ("No current use of dapagliflozin: No"); literal-word lines are one word
+    phrase_documents = probe_documents(val_texts, probe_documents_n, seed=100, phrase_share=1.0)
+    for term, answer, guess in _probe_guesses(model, tokenizer, phrase_documents, keep=lambda t: " " in t and t.lower() not in lexicon_terms):
+        phrase_right += guess == answer
+        phrase_total += 1
+    return {"model": str(model_dir), "exact_copies": exact, "copy_sequences": copies, "probe_accuracy": round(right / total, 3),
+            "probe_lines": total, "literal_probe_accuracy": round(literal_right / max(1, literal_total), 3), "literal_probe_lines": literal_total,
+            "phrase_probe_accuracy": round(phrase_right / max(1, phrase_total), 3), "phrase_probe_lines": phrase_total}
+
+
+def _probe_guesses(model, tokenizer, documents: list[str], keep=lambda term: True):
+    """(term, answer, the base's guess) for each "term: Yes|No" line of the probe documents that `keep` accepts."""
+    for document in documents:
         head, lines = document.split("\nMentioned?\n")
         for line in lines.split("\n"):
             term, answer = line.rsplit(": ", 1)
-            prefix = f"{head}\nMentioned?\n{term}:"
-            guess = "Yes" if continuation_logprob(model, tokenizer, prefix, " Yes") > continuation_logprob(model, tokenizer, prefix, " No") else "No"
-            right += guess == answer
-            total += 1
-            if term.lower() not in lexicon_terms:
-                literal_right += guess == answer
-                literal_total += 1
-    return {"model": str(model_dir), "exact_copies": exact, "copy_sequences": copies, "probe_accuracy": round(right / total, 3),
-            "probe_lines": total, "literal_probe_accuracy": round(literal_right / max(1, literal_total), 3), "literal_probe_lines": literal_total}
+            if keep(term):
+                prefix = f"{head}\nMentioned?\n{term}:"
+                yes, no = (continuation_logprob(model, tokenizer, prefix, word) for word in (" Yes", " No"))
+                yield term, answer, "Yes" if yes > no else "No"
 
 
 def main(argv: list[str] | None = None) -> None:

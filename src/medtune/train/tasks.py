@@ -56,7 +56,10 @@ def reranker_example(row: dict) -> ChatExample:
     if row["label"] not in prompts.RERANKER_LABELS:
         raise RowError(f"reranker label {row['label']!r} is not one of {prompts.RERANKER_LABELS}")
     prompt = prompts.reranker_messages(row["patient_text"], row["criterion"])
-    return ChatExample(prompt, [{"role": "assistant", "content": row["label"]}], _patient_span(prompt))
+    # the criterion follows the patient text, so the shrinkable span is the patient text itself, not "to the end"
+    start = prompt[0]["content"].index(PATIENT_MARKER) + len(PATIENT_MARKER)
+    patient_span = (0, start, start + len(row["patient_text"]))
+    return ChatExample(prompt, [{"role": "assistant", "content": row["label"]}], patient_span)
 
 
 def messages_example(row: dict) -> ChatExample:

@@ -80,7 +80,8 @@ def build_corpus(out_dir: Path | str, scale: int = 16, seed: int = 7, vocab_size
         raise ValueError(f"vocabulary of {len(tokenizer)} does not fit the uint16 token stream")
     stream = np.fromiter((t for document in ids for t in document), dtype=np.uint16)
     np.save(out_dir / "stream.npy", stream)
-    info = {"tokens": int(stream.size), "texts": len(texts), "vocab": len(tokenizer), "docs": len(ids), "seed": seed, "scale": scale}
+    info = {"tokens": int(stream.size), "texts": len(texts), "vocab": len(tokenizer), "docs": len(ids), "seed": seed, "scale": scale,
+            "probe_phrase_share": PROBE_PHRASE_SHARE}
     (out_dir / "corpus.json").write_text(json.dumps(info))
     return info
 
