@@ -8,6 +8,7 @@ import pytest
 from lm_fixtures import make_rows, write_split_tree
 
 from medtune import prompts
+from medtune.config import ConfigError
 from medtune.io import InputError, write_jsonl
 from medtune.train.base_lm import corpus_texts, train_tokenizer
 from medtune.train.tasks import chat_length, fit_to_length, load_examples, messages_example, reranker_example
@@ -272,6 +273,8 @@ def test_probe_phrases_name_one_concept_and_are_answered_by_it():
                 asked.add(term)
     assert len(asked) >= 3
     assert probe_documents(texts, 50, seed=3, phrase_share=0.5) == probe_documents(texts, 50, seed=3, phrase_share=0.5)
+    with pytest.raises(ConfigError, match="probe_phrase_share must be between 0 and 1, got 1.5"):
+        probe_documents(texts, 50, seed=3, phrase_share=1.5)
 
 
 def test_repeat_documents_copy_a_span_of_the_corpus():

@@ -238,6 +238,8 @@ def probe_documents(texts: list[str], n: int, seed: int, probes: int = 8, phrase
     base pretrained for a few hundred steps: it learnt the answer format but stayed at chance on held-out notes.
     Eight answers per text give the matching (attend from a term to the same or a synonymous term in the text)
     eight times the signal per token. Derived from the unlabeled training text and the lexicon only."""
+    if not 0.0 <= phrase_share <= 1.0:
+        raise ConfigError(f"tiny_lm.probe_phrase_share must be between 0 and 1, got {phrase_share!r}")
     if n <= 0:
         return []
     rng = random.Random(seed)
