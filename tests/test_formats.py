@@ -38,6 +38,19 @@ def test_cot_chat_and_instruct_forms_give_the_same_canonical_messages():
     assert other["group"] == chat["group"]
 
 
+def test_a_cot_patient_groups_the_same_in_either_prompt_layout():
+    """The runtime prompt puts the criterion first; a dataset may put the patient first. Both split into the same
+    (criterion, patient) and group by the patient alone, so one patient's rows never straddle the split."""
+    patient, answer = "Smokes daily.\n\nLives alone.", prompts.cot_answer("Smokes.", "met")
+    runtime = prompts.cot_messages(patient, "Current smoker")
+    other = [runtime[0], {"role": "user", "content": f"Patient: {patient}\n\nCriterion: Age 18 or older"}]
+    assert prompts.split_cot_user_turn(runtime[1]["content"]) == ("Current smoker", patient)
+    assert prompts.split_cot_user_turn(other[1]["content"]) == ("Age 18 or older", patient)
+    assert prompts.split_cot_user_turn("Is the patient eligible?") is None
+    rows = [parse("cot", {"messages": m + [{"role": "assistant", "content": answer}]}).row for m in (runtime, other)]
+    assert rows[0]["group"] == rows[1]["group"]
+
+
 def test_cot_answer_in_another_schema_is_kept_with_a_null_label():
     row = parse("cot", {"messages": [{"role": "user", "content": "Is the patient eligible?"}, {"role": "assistant", "content": '{"Classification": "Included"}'}]}).row
     assert row["label"] is None

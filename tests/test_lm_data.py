@@ -11,7 +11,8 @@ from medtune import prompts
 from medtune.config import ConfigError
 from medtune.io import InputError, write_jsonl
 from medtune.train.base_lm import corpus_texts, train_tokenizer
-from medtune.train.tasks import chat_length, fit_to_length, load_examples, messages_example, reranker_example
+from medtune.train.tasks import (chat_length, cot_example, fit_to_length, load_examples, messages_example,
+                                  reranker_example)
 
 
 @pytest.fixture(scope="module")
@@ -72,13 +73,34 @@ def test_long_reranker_row_is_cut_in_the_patient_text_only(tokenizer):
 def test_long_cot_row_keeps_the_system_prompt_and_answer(tokenizer):
     messages = prompts.cot_messages(long_patient(), "Current smoker") + [
         {"role": "assistant", "content": prompts.cot_answer("Not mentioned.", "unknown")}]
-    example = messages_example({"messages": messages})
+    example = cot_example({"messages": messages})
     budget = chat_length(tokenizer, prompts.cot_messages("", "Current smoker") + messages[2:]) + 40
     fitted, reason = fit_to_length(example, tokenizer, budget)
     assert reason == "truncated"
     assert fitted.prompt[0] == messages[0]
     assert fitted.prompt[1]["content"].startswith("Criterion: Current smoker\n\nPatient: Visit 0:")
     assert fitted.completion[0] == messages[2]
+
+
+def test_a_patient_first_cot_row_trains_on_the_runtime_prompt():
+    """A row in the other layout (or with another system prompt) is trained on the prompt serving sends."""
+    answer = {"role": "assistant", "content": prompts.cot_answer("The patient smokes.", "met")}
+    other_layout = [{"role": "system", "content": "Decide."},
+                    {"role": "user", "content": "Patient: Smokes daily.\n\nLives alone.\n\nCriterion: Current smoker"}]
+    example = cot_example({"messages": other_layout + [answer]})
+    assert example.prompt == prompts.cot_messages("Smokes daily.\n\nLives alone.", "Current smoker")
+    index, start, end = example.shrinkable
+    assert example.prompt[index]["content"][start:end] == "Smokes daily.\n\nLives alone."
+    assert example.completion == [answer]
+
+
+def test_a_cot_row_in_another_layout_or_schema_keeps_its_own_turns():
+    free_form = [{"role": "user", "content": "Is the patient eligible? Patient: smokes."},
+                 {"role": "assistant", "content": prompts.cot_answer("Smokes.", "met")}]
+    assert cot_example({"messages": free_form}).prompt == free_form[:1]
+    other_schema = [{"role": "user", "content": "Criterion: Current smoker\n\nPatient: Smokes daily."},
+                    {"role": "assistant", "content": '{"eligible": true}'}]
+    assert cot_example({"messages": other_schema}).prompt == other_schema[:1]
 
 
 def test_rows_that_cannot_fit_are_rejected_and_counted(tmp_path, tokenizer):

@@ -35,3 +35,21 @@ def test_an_undeclared_import_is_reported(tmp_path):
     }
     (tmp_path / "dvc.yaml").write_text(yaml.safe_dump({"stages": stages}))
     assert undeclared_source_deps(tmp_path) == {"undeclared": ["src/pkg/lazy.py"]}
+
+
+def test_a_directory_dep_declares_what_its_modules_import(tmp_path):
+    """The sample generator loads its task modules with importlib, which modulefinder cannot follow: a directory
+    dep counts as running every module under it, so a file one of them imports must be declared as well."""
+    (tmp_path / "src" / "pkg" / "gen").mkdir(parents=True)
+    for init in ("pkg", "pkg/gen"):
+        (tmp_path / "src" / init / "__init__.py").write_text("")
+    (tmp_path / "src" / "pkg" / "prompts.py").write_text("TEXT = 'x'\n")
+    (tmp_path / "src" / "pkg" / "gen" / "tasks.py").write_text("from pkg import prompts\n")
+    (tmp_path / "stages").mkdir()
+    (tmp_path / "stages" / "run.py").write_text("import importlib\n\nimportlib.import_module('pkg.gen.tasks')\n")
+    stages = {
+        "generator": {"cmd": "PYTHONPATH=src python stages/run.py", "deps": ["stages/run.py", "src/pkg/gen"]},
+        "declared": {"cmd": "PYTHONPATH=src python stages/run.py", "deps": ["stages/run.py", "src/pkg/gen", "src/pkg/prompts.py"]},
+    }
+    (tmp_path / "dvc.yaml").write_text(yaml.safe_dump({"stages": stages}))
+    assert undeclared_source_deps(tmp_path) == {"generator": ["src/pkg/prompts.py"]}

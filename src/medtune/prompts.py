@@ -35,10 +35,33 @@ COT_SYSTEM_PROMPT = (
 
 
 def cot_messages(patient_text: str, criterion: str) -> list[Message]:
+    """The criterion comes first here, unlike `reranker_messages`: on the val split the patient-first order gave the
+    cot adapter no gain (0.575 -> 0.550; README, "What did not move cot"), because its answer restates the criterion
+    after the note either way. The patient text comes last, so an over-long row is cut there."""
     return [
         {"role": "system", "content": COT_SYSTEM_PROMPT},
         {"role": "user", "content": f"Criterion: {criterion}\n\nPatient: {patient_text}"},
     ]
+
+
+# The runtime layout, and the patient-first one (real datasets differ; `reranker_messages` uses it).
+_COT_USER_TURNS = (
+    re.compile(r"^Criterion: (?P<criterion>.*?)\n\nPatient: (?P<patient>.*)$", re.DOTALL),
+    re.compile(r"^Patient: (?P<patient>.*)\n\nCriterion: (?P<criterion>.*?)$", re.DOTALL),
+)
+
+
+def split_cot_user_turn(content: str) -> tuple[str, str] | None:
+    """(criterion, patient text) of a cot user turn in either layout, else None (a row in another format).
+
+    Training, evaluation and `clean`'s patient grouping all read rows through this one parser: a row in the other
+    layout is trained and scored on the runtime prompt, and grouped by its patient text alone (a group that took in
+    the criterion would split one patient's rows across train and test)."""
+    for layout in _COT_USER_TURNS:
+        match = layout.match(content)
+        if match:
+            return match["criterion"], match["patient"]
+    return None
 
 
 def cot_answer(reasoning: str, verdict: str) -> str:

@@ -164,10 +164,19 @@ def parse_cot(obj: dict) -> Parsed:
         raise RowError("unknown_format", "expected 'messages' or 'instruction'/'input'/'output'")
     prompt, answer = _split_answer(messages)
     verdict = _cot_verdict(answer)
-    user = next(m["content"] for m in reversed(prompt) if m["role"] == "user")
-    patient = _PATIENT_SECTION.search(user)
     row = {"messages": messages, "label": verdict}
-    return _finish("cot", obj, row, tuple(m["content"] for m in prompt), verdict or normalize(answer), patient.group(1) if patient else user)
+    return _finish("cot", obj, row, tuple(m["content"] for m in prompt), verdict or normalize(answer), _cot_patient(prompt))
+
+
+def _cot_patient(prompt: list[dict]) -> str:
+    """The patient text of the last user turn, which groups a patient's rows into one split (no leakage):
+    the runtime layout in either order, else whatever follows a final "Patient:", else the whole turn."""
+    user = next(m["content"] for m in reversed(prompt) if m["role"] == "user")
+    parts = prompts.split_cot_user_turn(user)
+    if parts:
+        return parts[1]
+    patient = _PATIENT_SECTION.search(user)
+    return patient.group(1) if patient else user
 
 
 def _cot_verdict(answer: str) -> str | None:

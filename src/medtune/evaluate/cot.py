@@ -1,8 +1,8 @@
 """Chain-of-thought eligibility evaluation (metrics/eval/cot.json): verdict accuracy and how many outputs parse.
 
 Each test row is answered greedily with the exact runtime prompt (`prompts.cot_messages`, rebuilt from the row's
-"Criterion: …\n\nPatient: …" user turn; a row in another format keeps its own prompt, and `runtime_prompt_share`
-says how many used the runtime one). The verdict is read with `prompts.parse_cot_verdict` — the parser serving
+"Criterion: …\n\nPatient: …" user turn, or from the patient-first one; a row in another format keeps its own
+prompt, and `runtime_prompt_share` says how many used the runtime one). The verdict is read with `prompts.parse_cot_verdict` — the parser serving
 uses — and an output whose verdict does not parse counts as wrong. Reported per system:
 - `accuracy` (verdict), `macro_f1` over met / not_met / unknown (scikit-learn; an unparsed output is a miss);
 - `parse_rate`: share of outputs whose verdict parses (target ≥ 0.99; the seed system lost ~8% here) and
@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import time
 from collections import Counter
 from pathlib import Path
@@ -35,7 +34,6 @@ from medtune.io import InputError, read_jsonl
 log = logging.getLogger(__name__)
 
 UNPARSED = "unparsed"
-_USER_TURN = re.compile(r"^Criterion: (?P<criterion>.*?)\n\nPatient: (?P<patient>.*)$", re.DOTALL)
 HEADLINE = ("accuracy", "macro_f1", "parse_rate", "json_rate")
 REFERENCES = (("untuned base", "base_"), ("majority", "majority_"), ("lexical rule", "lexical_"))
 
@@ -44,10 +42,9 @@ REFERENCES = (("untuned base", "base_"), ("majority", "majority_"), ("lexical ru
 
 
 def split_user_turn(row: dict) -> tuple[str, str] | None:
-    """(criterion, patient text) of a row whose last user turn has the runtime format, else None."""
+    """(criterion, patient text) of a row whose last user turn has the runtime format (either order), else None."""
     users = [m for m in row["messages"] if m.get("role") == "user"]
-    match = _USER_TURN.match(users[-1]["content"]) if users else None
-    return (match["criterion"], match["patient"]) if match else None
+    return prompts.split_cot_user_turn(users[-1]["content"]) if users else None
 
 
 def runtime_prompt(row: dict) -> tuple[list[dict], bool]:

@@ -62,6 +62,21 @@ def reranker_example(row: dict) -> ChatExample:
     return ChatExample(prompt, [{"role": "assistant", "content": row["label"]}], patient_span)
 
 
+def cot_example(row: dict) -> ChatExample:
+    """A cot `messages` row whose last user turn is a patient text and a criterion (either order) is trained on the
+    runtime prompt `prompts.cot_messages`, the one evaluation and serving send (seed 000: training reuses the exact
+    runtime prompts) when its answer carries our verdict; the shrinkable span is then the patient text itself.
+    Other rows train on their own turns."""
+    example = messages_example(row)
+    parts = prompts.split_cot_user_turn(example.prompt[-1]["content"]) if example.prompt[-1]["role"] == "user" else None
+    if parts is None or prompts.parse_cot_verdict(example.completion[0]["content"]) is None:
+        return example  # another layout, or an answer in another schema: our system prompt would contradict it
+    criterion, patient = parts
+    prompt = prompts.cot_messages(patient, criterion)
+    start = prompt[-1]["content"].rfind(patient)  # the runtime layout ends with the patient text
+    return ChatExample(prompt, example.completion, (len(prompt) - 1, start, start + len(patient)))
+
+
 def messages_example(row: dict) -> ChatExample:
     """Canonical `messages` rows (cot; any chat task stored as messages): the last turn is the assistant answer to learn."""
     messages = row.get("messages")
@@ -116,7 +131,7 @@ def chem_ner_example(row: dict) -> ChatExample:
 
 TASKS: dict[str, Callable[[dict], ChatExample]] = {
     "reranker": reranker_example,
-    "cot": messages_example,
+    "cot": cot_example,
     "qa": qa_example,
     "endpoints": endpoints_example,
     "chem-ner": chem_ner_example,
