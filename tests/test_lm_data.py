@@ -306,3 +306,17 @@ def test_repeat_documents_copy_a_span_of_the_corpus():
     for document in repeat_documents(texts, 30, seed=2):
         first, second = document.split("\nRepeat: ")
         assert first.startswith("Text: ") and first[6:] == second and second in texts[0]
+
+
+def test_pseudo_name_rows_are_added_to_training_only_when_asked(tmp_path, tokenizer):
+    rows = [{"patient_text": f"Takes metformin. Visit {i}.", "criterion": "Currently receiving metformin", "label": "Yes"}
+            for i in range(40)]
+    write_jsonl(tmp_path / "train.jsonl", rows)
+    plain = load_examples(tmp_path / "train.jsonl", "reranker", tokenizer, 256)
+    augmented = load_examples(tmp_path / "train.jsonl", "reranker", tokenizer, 256, pseudo_names=0.5, seed=3)
+    assert len(plain.examples) == 40 and "train_pseudo_name_rows" not in plain.report("train")
+    added = augmented.pseudo_name_rows
+    assert 0 < added < 40 and len(augmented.examples) == 40 + added
+    assert augmented.report("train")["train_pseudo_name_rows"] == added
+    assert augmented.examples[:40] == plain.examples  # the real rows are unchanged and come first
+    assert not any("metformin" in e.prompt[0]["content"] for e in augmented.examples[40:])

@@ -92,6 +92,11 @@ class TrainSettings:
         metadata=flag("--fp16", "train in fp16 instead of bf16 (GPU)", action="store_const", const="fp16"),
     )
     max_examples: int = field(default=0, metadata=flag("--max-examples", "use at most N training rows (0 = all)"))
+    pseudo_names: float = field(
+        default=0.0,
+        metadata=flag("--pseudo-names", "share of training rows added again with their clinical names replaced by made-up ones "
+                      "(label-preserving; teaches matching over memorised names; train/augment.py; 0 = off)"),
+    )
     padding: str = field(
         default="auto",
         metadata=flag(

@@ -209,7 +209,8 @@ def train_sft(
     started = time.perf_counter()
 
     tokenizer = model_utils.load_tokenizer(run.base_model)
-    train_set = load_examples(run.train_data, task, tokenizer, train.max_seq_len, train.max_examples)
+    train_set = load_examples(run.train_data, task, tokenizer, train.max_seq_len, train.max_examples,
+                              pseudo_names=train.pseudo_names, seed=train.seed)
     eval_set = load_examples(run.eval_data, task, tokenizer, train.max_seq_len) if evaluating else None
     for name, loaded in (("train", train_set), ("eval", eval_set)):
         if loaded and (loaded.truncated or loaded.rejected):

@@ -193,24 +193,30 @@ class LoadedExamples:
     rows: int
     truncated: int
     rejected: Counter
+    pseudo_name_rows: int = 0
 
     def report(self, prefix: str) -> dict:
         out = {f"{prefix}_rows": self.rows, f"{prefix}_examples": len(self.examples), f"{prefix}_truncated": self.truncated}
+        if self.pseudo_name_rows:
+            out[f"{prefix}_pseudo_name_rows"] = self.pseudo_name_rows
         out.update({f"{prefix}_rejected_{reason}": n for reason, n in sorted(self.rejected.items())})
         return out
 
 
-def load_examples(path: Path | str, task: str, tokenizer, max_tokens: int, max_rows: int = 0) -> LoadedExamples:
+def load_examples(path: Path | str, task: str, tokenizer, max_tokens: int, max_rows: int = 0,
+                  pseudo_names: float = 0.0, seed: int = 0) -> LoadedExamples:
     """Read a canonical split file and convert + fit every row; malformed rows are errors naming file:line
-    (the split files are pipeline products: a bad row there is a bug upstream, not something to skip)."""
+    (the split files are pipeline products: a bad row there is a bug upstream, not something to skip).
+    `pseudo_names` > 0 adds that share of the rows again with made-up names (train/augment.py; training only)."""
     convert = converter(task)
-    examples, truncated, rejected, rows = [], 0, Counter(), 0
+    examples, truncated, rejected, rows, read = [], 0, Counter(), 0, []
     for number, line in iter_jsonl_lines(path):
         if max_rows and rows >= max_rows:
             break
         rows += 1
         try:
-            example = convert(orjson.loads(line))
+            row = orjson.loads(line)
+            example = convert(row)
         except orjson.JSONDecodeError as exc:
             raise InputError(f"{path}:{number}: invalid JSON ({exc})") from exc
         except RowError as exc:
@@ -221,6 +227,16 @@ def load_examples(path: Path | str, task: str, tokenizer, max_tokens: int, max_r
             continue
         truncated += reason == "truncated"
         examples.append(fitted)
+        read.append(row)
     if not examples:
         raise InputError(f"{path}: no usable {task} examples ({rows} rows, rejected: {dict(rejected) or 'none'})")
-    return LoadedExamples(examples, rows, truncated, rejected)
+    added = 0
+    if pseudo_names:
+        from medtune.train.augment import pseudo_name_rows
+
+        for row in pseudo_name_rows(read, pseudo_names, seed):
+            fitted, _ = fit_to_length(convert(row), tokenizer, max_tokens)
+            if fitted is not None:  # a made-up name can be longer than the real one
+                examples.append(fitted)
+                added += 1
+    return LoadedExamples(examples, rows, truncated, rejected, added)
