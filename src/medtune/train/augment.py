@@ -33,15 +33,15 @@ class PseudoNames:
 
     def __init__(self) -> None:
         from medtune.sample import lexicon as lx
-        from medtune.train.base_lm import _surface_pattern, lexicon_concepts
+        from medtune.train.lexicon_match import lexicon_concepts, surface_pattern
 
         classes = set(lx.DRUG_CLASSES)
         generic = {"pregnancy", "chemotherapy"}  # plain words of the criteria, not names
         self.concepts = [c for c in lexicon_concepts() if c[0] not in classes and c[0] not in generic]
-        self.patterns = [_surface_pattern(c) for c in self.concepts]
+        self.patterns = [surface_pattern(c) for c in self.concepts]
         # Case-insensitive, to catch a synonym the case-sensitive patterns left ("Hemoglobin A1c" for "hemoglobin A1c")
-        self.residues = [re.compile(_surface_pattern(c).pattern, re.IGNORECASE) for c in self.concepts]
-        self.class_pattern = _surface_pattern(tuple(classes))
+        self.residues = [re.compile(surface_pattern(c).pattern, re.IGNORECASE) for c in self.concepts]
+        self.class_pattern = surface_pattern(tuple(classes))
 
     def variant(self, row: dict, rng: random.Random) -> dict | None:
         """The row with its names replaced, or None when it names none or names a drug class, or when a replaced
