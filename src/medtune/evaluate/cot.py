@@ -2,8 +2,8 @@
 
 Each test row is answered greedily with the exact runtime prompt (`prompts.cot_messages`, rebuilt from the row's
 "Criterion: …\n\nPatient: …" user turn, or from the patient-first one; a row in another format keeps its own
-prompt, and `runtime_prompt_share` says how many used the runtime one). The verdict is read with `prompts.parse_cot_verdict` — the parser serving
-uses — and an output whose verdict does not parse counts as wrong. Reported per system:
+prompt, and `runtime_prompt_share` says how many used the runtime one). The verdict is read with
+`prompts.parse_cot_verdict` — the parser serving uses — and an output whose verdict does not parse counts as wrong. Reported per system:
 - `accuracy` (verdict), `macro_f1` over met / not_met / unknown (scikit-learn; an unparsed output is a miss);
 - `parse_rate`: share of outputs whose verdict parses (target ≥ 0.99; the seed system lost ~8% here) and
   `json_rate`: share that are a strict JSON object with a valid verdict (the rest parse only through the

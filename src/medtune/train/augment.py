@@ -47,7 +47,7 @@ class PseudoNames:
         """The row with its names replaced, or None when it names none or names a drug class, or when a replaced
         concept would survive under another spelling: a criterion still saying "Hemoglobin A1c" over a note whose
         "HbA1c" was replaced would no longer carry its label."""
-        texts = list(_strings(row))
+        texts = _strings(row)
         if any(self.class_pattern.search(t) for t in texts):
             return None
         present = [i for i, p in enumerate(self.patterns) if any(p.search(t) for t in texts)]
@@ -70,20 +70,15 @@ def _match_case(surface: str, name: str) -> str:
     return name[0].upper() + name[1:] if surface[:1].isupper() and surface[1:2].islower() else name
 
 
-def _strings(value, key: str | None = None):
-    if key in _UNCHANGED_KEYS:
-        return
-    if isinstance(value, str):
-        yield value
-    elif isinstance(value, dict):
-        for k, v in value.items():
-            yield from _strings(v, k)
-    elif isinstance(value, list):
-        for v in value:
-            yield from _strings(v)
+def _strings(row: dict) -> list[str]:
+    """The row's strings that `_map_strings` would rewrite."""
+    found: list[str] = []
+    _map_strings(row, lambda text: found.append(text) or text)
+    return found
 
 
 def _map_strings(value, fn, key: str | None = None):
+    """`value` with `fn` applied to every string in it, except under bookkeeping keys (ids, labels, roles, meta)."""
     if key in _UNCHANGED_KEYS:
         return value
     if isinstance(value, str):

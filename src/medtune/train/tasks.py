@@ -227,7 +227,8 @@ def load_examples(path: Path | str, task: str, tokenizer, max_tokens: int, max_r
             continue
         truncated += reason == "truncated"
         examples.append(fitted)
-        read.append(row)
+        if pseudo_names:
+            read.append(row)  # kept only to draw the augmented rows from
     if not examples:
         raise InputError(f"{path}: no usable {task} examples ({rows} rows, rejected: {dict(rejected) or 'none'})")
     added = 0
