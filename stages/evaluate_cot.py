@@ -2,7 +2,8 @@
 verdict and a lexical rule -> metrics/eval/cot.json (verdict accuracy, macro F1, parse rate with 95% CIs),
 metrics/eval/cot_confusion.json and the raw outputs in metrics/eval/cot_predictions.jsonl.
 
-Params: seed, eval.bootstrap, eval.batch_size, eval.backend, eval.cot (max_new_tokens, max_test_rows), models.cot."""
+Params: seed, eval.bootstrap, eval.batch_size, eval.backend, eval.cot (max_new_tokens, constrained, max_test_rows),
+models.cot."""
 
 from medtune.config import load_params, section
 from medtune.console import setup_logging
@@ -19,6 +20,7 @@ metrics = evaluate_cot(
     train_path="data/split/cot/train.jsonl",
     test_path="data/split/cot/test.jsonl",
     max_new_tokens=int(section(params, "eval.cot.max_new_tokens")),
+    constrained=bool(section(params, "eval.cot.constrained")),
     backend=str(section(params, "eval.backend")),
     batch_size=int(section(params, "eval.batch_size")),
     max_test_rows=int(section(params, "eval.cot.max_test_rows", 0)),

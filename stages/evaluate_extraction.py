@@ -2,7 +2,7 @@
 -> metrics/eval/<task>.json (+ metrics/eval/<task>_predictions.jsonl for error analysis).
 
 Reads params `seed`, `eval.bootstrap`, `eval.batch_size`, `eval.backend`, `eval.<task block>` (max_new_tokens,
-max_test_rows) and `models.<task block>`."""
+max_test_rows; endpoints also `constrained`) and `models.<task block>`."""
 
 import argparse
 
@@ -37,6 +37,7 @@ def main() -> None:
         seed=int(params["seed"]),
         predictions_path=f"metrics/eval/{task}_predictions.jsonl",
         backend=str(section(params, "eval.backend", "transformers")),
+        **({"constrained": bool(settings["constrained"])} if task == "endpoints" else {}),  # chem-ner answers are not JSON
     )
     write_json(f"metrics/eval/{task}.json", metrics)
 

@@ -102,7 +102,7 @@ def test_tiny_train_evaluate_predict(task, tmp_path):
         # the most-frequent-value baseline always prints schema-valid JSON; a 6-step model truncated at 12 tokens cannot
         assert result["majority_json_validity"] == 1.0 and result["majority_schema_validity"] == 1.0
         for key in ("json_validity", "schema_validity", "endpoint_f1", "field_accuracy", "base_field_accuracy", "test_loss",
-                    "base_test_token_accuracy", "delta_field_accuracy_vs_majority_ci_low"):
+                    "base_test_token_accuracy", "delta_field_accuracy_vs_majority_ci_low", "free_json_validity"):
             assert key in result
         assert result["test_loss"] < result["base_test_loss"]  # trained on the task: lower loss on its answers
     else:

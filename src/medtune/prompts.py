@@ -32,6 +32,16 @@ COT_SYSTEM_PROMPT = (
     "Reason step by step from the patient text only, then answer with JSON: "
     '{"reasoning": "...", "verdict": "met" | "not_met" | "unknown"}.'
 )
+# The answer format above as a JSON schema and the separators `cot_answer` writes (json.dumps's default), for
+# constrained decoding (`eval.cot.constrained`). Property order is the training answers' order: xgrammar keeps it,
+# so a constrained answer has exactly the layout the adapter learnt.
+COT_ANSWER_SEPARATORS = (", ", ": ")
+COT_ANSWER_SCHEMA = {
+    "type": "object",
+    "properties": {"reasoning": {"type": "string"}, "verdict": {"type": "string", "enum": list(COT_VERDICTS)}},
+    "required": ["reasoning", "verdict"],
+    "additionalProperties": False,
+}
 
 
 def cot_messages(patient_text: str, criterion: str) -> list[Message]:
@@ -67,7 +77,7 @@ def split_cot_user_turn(content: str) -> tuple[str, str] | None:
 def cot_answer(reasoning: str, verdict: str) -> str:
     if verdict not in COT_VERDICTS:
         raise ValueError(f"unknown verdict {verdict!r}; expected one of {COT_VERDICTS}")
-    return json.dumps({"reasoning": reasoning, "verdict": verdict}, ensure_ascii=False)
+    return json.dumps({"reasoning": reasoning, "verdict": verdict}, ensure_ascii=False, separators=COT_ANSWER_SEPARATORS)
 
 
 _VERDICT_FIELD = re.compile(r'"verdict"\s*:\s*"([a-z_ ]+)"', re.IGNORECASE)
@@ -108,9 +118,12 @@ def endpoint_messages(text: str) -> list[Message]:
     ]
 
 
+ENDPOINT_ANSWER_SEPARATORS = (",", ":")
+
+
 def endpoint_answer(output: dict) -> str:
     """The training target: compact JSON (no spaces after separators: fewer tokens to generate), keys in schema order."""
-    return json.dumps(output, ensure_ascii=False, separators=(",", ":"))
+    return json.dumps(output, ensure_ascii=False, separators=ENDPOINT_ANSWER_SEPARATORS)
 
 
 # ---- chemical / disease / relation extraction (seed 002) -----------------------------------------------

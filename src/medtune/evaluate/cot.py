@@ -10,6 +10,10 @@ prompt, and `runtime_prompt_share` says how many used the runtime one). The verd
   field-level fallback). `n_parse_failures` counts the outputs that did not parse.
 The gold verdict is the row's assistant answer (the messages are the truth), else its `label`; rows with neither
 are left out and counted (`n_unlabeled`).
+With `constrained` (`eval.cot.constrained`, default on) both models decode under the answer's JSON schema
+(`prompts.COT_ANSWER_SCHEMA`, `evaluate.constrained`): the end token is held back until the JSON closes, so only an
+answer cut by `max_new_tokens` can fail to parse. The fine-tuned adapter is then also run free (system `free_`), so
+the table shows what the adapter writes on its own and what the constraint changes (paired deltas `..._vs_free`).
 Systems: fine-tuned adapter, untuned base (adapter disabled), the training split's most frequent verdict, and a
 lexical rule (criterion words absent from the patient text → unknown; present in a negated sentence → not_met;
 else met; the overlap cut is tuned on the training rows). Baselines answer in the same JSON and go through the same
@@ -29,6 +33,7 @@ import numpy as np
 
 from medtune import prompts
 from medtune.evaluate import common, lexical
+from medtune.evaluate.constrained import JsonAnswer
 from medtune.io import InputError, read_jsonl
 
 log = logging.getLogger(__name__)
@@ -36,6 +41,8 @@ log = logging.getLogger(__name__)
 UNPARSED = "unparsed"
 HEADLINE = ("accuracy", "macro_f1", "parse_rate", "json_rate")
 REFERENCES = (("untuned base", "base_"), ("majority", "majority_"), ("lexical rule", "lexical_"))
+FREE = ("free decoding", "free_")  # the fine-tuned adapter without the schema constraint
+COT_ANSWER = JsonAnswer(prompts.COT_ANSWER_SCHEMA, prompts.COT_ANSWER_SEPARATORS)
 
 
 # ---- rows ------------------------------------------------------------------------------------------------------
@@ -206,6 +213,7 @@ def evaluate_cot(
     train_path: Path | str,
     test_path: Path | str,
     max_new_tokens: int = 160,
+    constrained: bool = True,
     backend: str = "transformers",
     batch_size: int = 16,
     max_test_rows: int = 0,
@@ -229,10 +237,13 @@ def evaluate_cot(
     prompts_, runtime = zip(*(runtime_prompt(r) for r in labelled))
 
     engine = open_backend(backend, base_model, {"cot": adapter})
+    answer = COT_ANSWER if constrained else None
     systems = {
-        "": engine.generate(list(prompts_), max_new_tokens, "cot", batch_size, "generate cot (fine-tuned)"),
-        "base_": engine.generate(list(prompts_), max_new_tokens, None, batch_size, "generate cot (base)"),
+        "": engine.generate(list(prompts_), max_new_tokens, "cot", batch_size, "generate cot (fine-tuned)", answer),
+        "base_": engine.generate(list(prompts_), max_new_tokens, None, batch_size, "generate cot (base)", answer),
     }
+    if constrained:
+        systems[FREE[1]] = engine.generate(list(prompts_), max_new_tokens, "cot", batch_size, "generate cot (free)")
     engine.close()
     generation_seconds = time.perf_counter() - started
     majority = majority_verdict(train_rows)
@@ -253,10 +264,12 @@ def evaluate_cot(
     if predictions_path:
         from medtune.io import write_jsonl
 
+        free_outputs = systems.get(FREE[1])
         write_jsonl(predictions_path, [
             {"id": r.get("id"), "gold": g, "prompt": p, "output": o, "verdict": prompts.parse_cot_verdict(o),
-             "base_output": b, "base_verdict": prompts.parse_cot_verdict(b)}
-            for r, g, p, o, b in zip(labelled, gold, prompts_, systems[""], systems["base_"])])
+             "base_output": b, "base_verdict": prompts.parse_cot_verdict(b),
+             **({"free_output": free_outputs[i], "free_verdict": prompts.parse_cot_verdict(free_outputs[i])} if free_outputs else {})}
+            for i, (r, g, p, o, b) in enumerate(zip(labelled, gold, prompts_, systems[""], systems["base_"]))])
     metrics["generation_seconds"] = round(generation_seconds, 1)
     metrics["eval_runtime_s"] = round(time.perf_counter() - started, 1)
     if show:
@@ -265,5 +278,9 @@ def evaluate_cot(
 
 
 def print_table(metrics: dict) -> None:
-    title = f"cot test (n={metrics['n_test']}; parse failures: fine-tuned {metrics['n_parse_failures']}, base {metrics['base_n_parse_failures']})"
-    common.print_table(title, metrics, HEADLINE, REFERENCES, delta_names=("accuracy",))
+    constrained = "free_n_parse_failures" in metrics  # the free run exists only beside a constrained one
+    free = f", free {metrics['free_n_parse_failures']}" if constrained else ""
+    title = (f"cot test (n={metrics['n_test']}, {'schema-constrained' if constrained else 'free'} decoding; "
+             f"parse failures: fine-tuned {metrics['n_parse_failures']}, base {metrics['base_n_parse_failures']}{free})")
+    references = (*REFERENCES, FREE) if constrained else REFERENCES
+    common.print_table(title, metrics, HEADLINE, references, delta_names=("accuracy",))

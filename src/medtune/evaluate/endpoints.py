@@ -12,7 +12,10 @@ For each test row the model's output is parsed as JSON (validity), checked again
   lists as sorted normalized items, booleans/null as is). Unmatched gold endpoints score 0 on every field, so a
   model cannot gain by predicting nothing. `field_accuracy` is the mean over the eleven fields (normalized).
 Systems: the fine-tuned adapter, the untuned base (same model, adapter disabled), and the most-frequent-value
-baseline (one endpoint whose every field is the training split's most frequent value). CIs: seeded bootstrap over
+baseline (one endpoint whose every field is the training split's most frequent value). With `constrained`
+(`eval.endpoints.constrained`, default on) both models decode under the seed-001 JSON Schema in the training answers'
+compact layout (`evaluate.constrained`): only an answer cut by `max_new_tokens` can be invalid. The adapter is then
+also run free (system `free_`, paired deltas `..._vs_free`), so validity without the constraint stays measured. CIs: seeded bootstrap over
 test rows; deltas: paired bootstrap.
 """
 
@@ -30,8 +33,9 @@ from typing import Any, Sequence
 import numpy as np
 
 from medtune import prompts
-from medtune.data.formats import endpoint_schema_errors
+from medtune.data.formats import ENDPOINT_JSON_SCHEMA, endpoint_schema_errors
 from medtune.evaluate import common
+from medtune.evaluate.constrained import JsonAnswer
 from medtune.text import normalize_surface
 
 log = logging.getLogger(__name__)
@@ -42,6 +46,7 @@ FIELDS = (
 )
 MATCH_THRESHOLD = 0.5
 HEADLINE = ("json_validity", "schema_validity", "endpoint_f1", "field_accuracy", "field_accuracy_exact")
+ENDPOINT_ANSWER = JsonAnswer(json.loads(ENDPOINT_JSON_SCHEMA.read_text()), prompts.ENDPOINT_ANSWER_SEPARATORS)
 _FENCE = re.compile(r"^```(?:json)?\s*|\s*```$")
 
 
@@ -220,6 +225,7 @@ def evaluate_endpoints(
     predictions_path: Path | str | None = None,
     show: bool = True,
     backend: str = "transformers",
+    constrained: bool = True,
 ) -> dict:
     """Score the adapter, the untuned base and the most-frequent-value baseline on the test split; flat metrics."""
     from medtune.evaluate.generation import open_backend, teacher_forced_scores
@@ -229,10 +235,13 @@ def evaluate_endpoints(
     train_rows, test_rows = common.read_eval_rows(train_path, test_path, max_test_rows)
     engine = open_backend(backend, base_model, {"endpoints": adapter})
     messages = [prompts.endpoint_messages(r["text"]) for r in test_rows]
+    answer = ENDPOINT_ANSWER if constrained else None
     outputs = {
-        "": engine.generate(messages, max_new_tokens, "endpoints", batch_size, "generate endpoints (fine-tuned)"),
-        "base_": engine.generate(messages, max_new_tokens, None, batch_size, "generate endpoints (base)"),
+        "": engine.generate(messages, max_new_tokens, "endpoints", batch_size, "generate endpoints (fine-tuned)", answer),
+        "base_": engine.generate(messages, max_new_tokens, None, batch_size, "generate endpoints (base)", answer),
     }
+    if constrained:
+        outputs["free_"] = engine.generate(messages, max_new_tokens, "endpoints", batch_size, "generate endpoints (free)")
     # Teacher-forced loss needs the model's logits on the gold answer: always transformers (as in training).
     if engine.name != "transformers":
         engine.close()
@@ -259,8 +268,10 @@ def evaluate_endpoints(
     if predictions_path:
         from medtune.io import write_jsonl
 
-        write_jsonl(predictions_path, [{"id": r["id"], "text": r["text"], "gold": r["output"], "prediction": o, "base_prediction": b}
-                                       for r, o, b in zip(test_rows, outputs[""], outputs["base_"])])
+        free = outputs.get("free_")
+        write_jsonl(predictions_path, [{"id": r["id"], "text": r["text"], "gold": r["output"], "prediction": o, "base_prediction": b,
+                                        **({"free_prediction": free[i]} if free else {})}
+                                       for i, (r, o, b) in enumerate(zip(test_rows, outputs[""], outputs["base_"]))])
     metrics["eval_runtime_s"] = round(time.perf_counter() - started, 1)
     if show:
         print_table(metrics)
@@ -275,18 +286,21 @@ def print_table(metrics: dict) -> None:
     def cell(key: str) -> str:
         return common.cell(metrics, key)
 
-    table = Table(title=f"endpoints test (n={metrics['n_test']} rows, {metrics['n_gold_endpoints']} endpoints)")
-    for column in ("metric", "fine-tuned [95% CI]", "untuned base", "most-frequent baseline"):
+    constrained = "free_json_validity" in metrics  # the free run exists only beside a constrained one
+    refs = ("base", "majority", "free") if constrained else ("base", "majority")
+    decoding = "schema-constrained" if constrained else "free"
+    table = Table(title=f"endpoints test (n={metrics['n_test']} rows, {metrics['n_gold_endpoints']} endpoints, {decoding} decoding)")
+    for column in ("metric", "fine-tuned [95% CI]", "untuned base", "most-frequent baseline", "free decoding")[:2 + len(refs)]:
         table.add_column(column, justify="left" if column == "metric" else "right")
     for name in (*HEADLINE, "endpoint_precision", "endpoint_recall"):
-        table.add_row(name, cell(name), cell(f"base_{name}"), cell(f"majority_{name}"))
+        table.add_row(name, cell(name), *(cell(f"{ref}_{name}") for ref in refs))
     for name in ("loss", "token_accuracy"):
-        table.add_row(f"test {name} (teacher-forced)", cell(f"test_{name}"), cell(f"base_test_{name}"), "")
+        table.add_row(f"test {name} (teacher-forced)", cell(f"test_{name}"), cell(f"base_test_{name}"), *[""] * (len(refs) - 1))
     for field in FIELDS:
         name = f"field_{field}_accuracy"
-        table.add_row(f"  {field}", cell(name), cell(f"base_{name}"), cell(f"majority_{name}"))
+        table.add_row(f"  {field}", cell(name), *(cell(f"{ref}_{name}") for ref in refs))
     console.print(table)
-    for ref in ("base", "majority"):
+    for ref in refs:
         for name in ("field_accuracy", "endpoint_f1"):
             low, high = metrics[f"delta_{name}_vs_{ref}_ci_low"], metrics[f"delta_{name}_vs_{ref}_ci_high"]
             verdict = "[green]better[/]" if low > 0 else "[bold red]NOT better[/]"

@@ -2,7 +2,9 @@
 
 `open_backend(name, base_model, adapters)` loads the base once with any number of named LoRA adapters and returns
 an object with
-- `generate(messages_list, max_new_tokens, adapter=None)`: greedy continuations of chat prompts, in input order;
+- `generate(messages_list, max_new_tokens, adapter=None, answer=None)`: greedy continuations of chat prompts, in
+  input order; with `answer` (a `constrained.JsonAnswer`), decoding is constrained to that JSON schema by the same
+  xgrammar grammar in both backends;
 - `yes_probabilities(pairs, max_seq_len, adapter=None)`: reranker P(Yes) from the next-token logits of the SAME
   two token ids (`train.scoring.yes_no_token_ids`), on the SAME prompt ids (`train.scoring.reranker_prompt_ids`).
 `adapter=None` is the untuned base (peft's `disable_adapter()`; vLLM: no `LoRARequest`), so "fine-tuned vs base"
@@ -23,6 +25,8 @@ from pathlib import Path
 from typing import Iterable, Iterator, Mapping, Sequence
 
 from medtune.config import ConfigError
+from medtune.evaluate.constrained import (VLLM_STRUCTURED_OUTPUTS, JsonAnswer, JsonSchemaLogitsProcessors,
+                                         vllm_structured_outputs)
 from medtune.io import InputError
 from medtune.train import models as model_utils
 
@@ -87,17 +91,19 @@ def load_for_generation(base_model: str, adapter: Path | str | None = None, dtyp
 
 
 def generate(model, tokenizer, messages_list: Sequence[list[Message]], max_new_tokens: int, batch_size: int = 16,
-             label: str = "generate") -> list[str]:
+             label: str = "generate", answer: JsonAnswer | None = None) -> list[str]:
     """Greedy continuations of each chat (generation prompt appended), in input order.
 
     Rows are generated longest-prompt first in batches of `batch_size` with left padding (similar lengths waste
-    little padding); a batch stops when every row has produced EOS or `max_new_tokens`."""
+    little padding); a batch stops when every row has produced EOS or `max_new_tokens`. With `answer`, every row is
+    constrained to that JSON answer format (`evaluate.constrained`)."""
     import torch
 
     from medtune.console import progress
 
     if not messages_list:
         return []
+    constraint = JsonSchemaLogitsProcessors(tokenizer, model.config.vocab_size, answer) if answer else None
     prompts_ids = [prompt_ids(tokenizer, m) for m in messages_list]
     limit = getattr(model.config, "max_position_embeddings", None)
     order = sorted(range(len(prompts_ids)), key=lambda i: -len(prompts_ids[i]))
@@ -115,6 +121,7 @@ def generate(model, tokenizer, messages_list: Sequence[list[Message]], max_new_t
             generated = model.generate(
                 input_ids=input_ids, attention_mask=mask, max_new_tokens=new_tokens, do_sample=False,
                 pad_token_id=pad_id, eos_token_id=tokenizer.eos_token_id, use_cache=True,  # the tiny base saves use_cache: false
+                logits_processor=constraint.fresh() if constraint else None,
             )
             for row, index in enumerate(batch):
                 outputs[index] = tokenizer.decode(generated[row, width:], skip_special_tokens=True).strip()
@@ -169,9 +176,9 @@ class TransformersBackend:
         yield self.model
 
     def generate(self, messages_list: Sequence[list[Message]], max_new_tokens: int, adapter: str | None = None,
-                 batch_size: int = 16, label: str = "generate") -> list[str]:
+                 batch_size: int = 16, label: str = "generate", answer: JsonAnswer | None = None) -> list[str]:
         with self.using(adapter) as model:
-            return generate(model, self.tokenizer, messages_list, max_new_tokens, batch_size, label)
+            return generate(model, self.tokenizer, messages_list, max_new_tokens, batch_size, label, answer)
 
     def yes_probabilities(self, pairs: Sequence[tuple[str, str]], max_seq_len: int, adapter: str | None = None,
                           batch_size: int = 16) -> list[float]:
@@ -210,7 +217,8 @@ class VllmBackend:
             kwargs["gpu_memory_utilization"] = 0.9
         else:
             kwargs["kv_cache_memory_bytes"] = CPU_KV_CACHE_BYTES
-        self.llm = LLM(model=base_model, tokenizer=base_model, dtype=dtype, seed=0, max_model_len=self.limit, **kwargs)
+        self.llm = LLM(model=base_model, tokenizer=base_model, dtype=dtype, seed=0, max_model_len=self.limit,
+                       structured_outputs_config=VLLM_STRUCTURED_OUTPUTS, **kwargs)
         self.requests = {name: LoRARequest(name, i + 1, str(Path(path).resolve()))
                          for i, (name, path) in enumerate(self.adapters.items())}
 
@@ -222,7 +230,7 @@ class VllmBackend:
         return self.requests[adapter]
 
     def generate(self, messages_list: Sequence[list[Message]], max_new_tokens: int, adapter: str | None = None,
-                 batch_size: int = 16, label: str = "generate") -> list[str]:
+                 batch_size: int = 16, label: str = "generate", answer: JsonAnswer | None = None) -> list[str]:
         """`batch_size` is ignored: vLLM schedules the whole list itself (continuous batching)."""
         from vllm import SamplingParams
 
@@ -230,8 +238,9 @@ class VllmBackend:
             return []
         ids = [prompt_ids(self.tokenizer, m) for m in messages_list]
         stop = [self.tokenizer.eos_token_id] if self.tokenizer.eos_token_id is not None else None
+        constraint = vllm_structured_outputs(answer) if answer else None
         sampling = [SamplingParams(temperature=0.0, max_tokens=room_to_generate(self.limit, len(i), max_new_tokens, label),
-                                   stop_token_ids=stop) for i in ids]
+                                   stop_token_ids=stop, structured_outputs=constraint) for i in ids]
         results = self.llm.generate([{"prompt_token_ids": i} for i in ids], sampling,
                                     lora_request=self._request(adapter), use_tqdm=False)
         return [r.outputs[0].text.strip() for r in results]

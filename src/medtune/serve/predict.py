@@ -1,7 +1,8 @@
 """`medtune predict --task endpoints|chem-ner --adapter DIR TEXT|FILE`: structured extraction, printed as JSON.
 
-endpoints: one JSON object per input, the seed-001 answer (`{"endpoints": [...]}`); an output that is not valid JSON
-is printed as `{"error": ..., "raw": ...}` and the command exits 1. chem-ner: `{"chemicals": [...], "diseases":
+endpoints: one JSON object per input, the seed-001 answer (`{"endpoints": [...]}`), decoded under the seed-001 JSON
+Schema (as `evaluate-endpoints` scores it) unless `--free`; an output that is still not valid JSON (cut by
+`--max-new-tokens`) is printed as `{"error": ..., "raw": ...}` and the command exits 1. chem-ner: `{"chemicals": [...], "diseases":
 [...], "influences": ["chemical | disease", ...]}` per input (one generation per list), after seed 002's filters
 unless `--no-filter`. Several inputs (a FILE) print one JSON object per line.
 """
@@ -70,8 +71,10 @@ def chem_ner_result(outputs: dict[str, str], text: str, apply_filters: bool) -> 
 
 
 def predict(task: str, adapter: str, texts: list[str], base_model: str | None = None, backend: str = "transformers",
-            max_new_tokens: int | None = None, batch_size: int = 16, apply_filters: bool = True) -> list[dict]:
+            max_new_tokens: int | None = None, batch_size: int = 16, apply_filters: bool = True,
+            constrained: bool = True) -> list[dict]:
     from medtune.evaluate import generation
+    from medtune.evaluate.endpoints import ENDPOINT_ANSWER
 
     base = base_model or generation.adapter_base(adapter)
     limit = max_new_tokens or DEFAULT_MAX_NEW_TOKENS[task]
@@ -80,7 +83,8 @@ def predict(task: str, adapter: str, texts: list[str], base_model: str | None = 
     else:
         messages = [prompts.chem_ner_messages(t, sub) for t in texts for sub in prompts.CHEM_NER_TASKS]
     engine = generation.open_backend(backend, base, {task: adapter})
-    outputs = engine.generate(messages, limit, adapter=task, batch_size=batch_size, label=f"predict {task}")
+    answer = ENDPOINT_ANSWER if task == "endpoints" and constrained else None  # chem-ner answers are "- item" lines
+    outputs = engine.generate(messages, limit, adapter=task, batch_size=batch_size, label=f"predict {task}", answer=answer)
     if task == "endpoints":
         return [endpoint_result(o) for o in outputs]
     n = len(prompts.CHEM_NER_TASKS)
@@ -94,7 +98,7 @@ def _predict_command(args: argparse.Namespace) -> int:
     quiet_library_output()
     texts = read_inputs(args.input)
     results = predict(args.task, args.adapter, texts, args.base_model, args.backend, args.max_new_tokens, args.batch_size,
-                      not args.no_filter)
+                      not args.no_filter, not args.free)
     if len(results) == 1:
         print(json.dumps(results[0], indent=2, ensure_ascii=False))
     else:
@@ -119,6 +123,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help=f"generation limit (default: {DEFAULT_MAX_NEW_TOKENS['endpoints']} endpoints, {DEFAULT_MAX_NEW_TOKENS['chem-ner']} chem-ner)")
     p.add_argument("--batch-size", type=int, default=16, help="rows per generation batch (transformers)")
     p.add_argument("--no-filter", action="store_true", help="chem-ner: print the raw lists, without seed 002's output filters")
+    p.add_argument("--free", action="store_true",
+                   help="endpoints: decode without the JSON Schema constraint (what the adapter writes on its own)")
     p.add_argument("input", metavar="TEXT|FILE", help="the text itself, or a file: .jsonl with a 'text' field per line, else one input per line")
     p.set_defaults(func=_predict_command)
 
