@@ -5,13 +5,13 @@ after 21 tokens mid-reasoning, so no verdict was ever written). Under the schema
 until the JSON is complete, and every token must keep the text a valid prefix of a schema-valid object.
 
 The grammar is built from the schema (`JsonAnswer.grammar`, xgrammar's JSON-schema converter) as EBNF text in the
-layout of the task's training answers: no free whitespace, the separators those answers are written with. vLLM takes that text
-(`StructuredOutputsParams(grammar=...)`, xgrammar backend pinned) and the transformers backend compiles the same text
-for xgrammar's `transformers.LogitsProcessor`: same library, same grammar, same token masks, so a row decodes alike
-in both backends (tested in tests/test_constrained.py). Free whitespace (vLLM's default for a plain `json=` schema)
-is ruled out on purpose: an untrained model fills it forever ("{" then 47 whitespace tokens, measured on the tests'
-tiny base), and the adapters never saw whitespace there. Hand-writing a JSON state machine would re-implement what
-xgrammar, vLLM's default structured-output engine, already does.
+layout of the task's training answers: no free whitespace, the separators those answers are written with. vLLM takes
+that text (`StructuredOutputsParams(grammar=...)`, xgrammar backend pinned) and the transformers backend compiles
+the same text for xgrammar's `transformers.LogitsProcessor`: same library, same grammar, same token masks, so a row
+decodes alike in both backends (tested in tests/test_constrained.py). Free whitespace (vLLM's default for a plain
+`json=` schema) is ruled out on purpose: an untrained model fills it forever ("{" then 47 whitespace tokens,
+measured on the tests' tiny base), and the adapters never saw whitespace there. Hand-writing a JSON state machine
+would re-implement what xgrammar, vLLM's default structured-output engine, already does.
 """
 
 from __future__ import annotations

@@ -264,12 +264,12 @@ def evaluate_cot(
     if predictions_path:
         from medtune.io import write_jsonl
 
-        free_outputs = systems.get(FREE[1])
-        write_jsonl(predictions_path, [
-            {"id": r.get("id"), "gold": g, "prompt": p, "output": o, "verdict": prompts.parse_cot_verdict(o),
-             "base_output": b, "base_verdict": prompts.parse_cot_verdict(b),
-             **({"free_output": free_outputs[i], "free_verdict": prompts.parse_cot_verdict(free_outputs[i])} if free_outputs else {})}
-            for i, (r, g, p, o, b) in enumerate(zip(labelled, gold, prompts_, systems[""], systems["base_"]))])
+        rows = [{"id": r.get("id"), "gold": g, "prompt": p, "output": o, "verdict": prompts.parse_cot_verdict(o),
+                 "base_output": b, "base_verdict": prompts.parse_cot_verdict(b)}
+                for r, g, p, o, b in zip(labelled, gold, prompts_, systems[""], systems["base_"])]
+        for row, free in zip(rows, systems.get(FREE[1], ())):
+            row |= {"free_output": free, "free_verdict": prompts.parse_cot_verdict(free)}
+        write_jsonl(predictions_path, rows)
     metrics["generation_seconds"] = round(generation_seconds, 1)
     metrics["eval_runtime_s"] = round(time.perf_counter() - started, 1)
     if show:
@@ -280,7 +280,7 @@ def evaluate_cot(
 def print_table(metrics: dict) -> None:
     constrained = "free_n_parse_failures" in metrics  # the free run exists only beside a constrained one
     free = f", free {metrics['free_n_parse_failures']}" if constrained else ""
-    title = (f"cot test (n={metrics['n_test']}, {'schema-constrained' if constrained else 'free'} decoding; "
-             f"parse failures: fine-tuned {metrics['n_parse_failures']}, base {metrics['base_n_parse_failures']}{free})")
+    title = (f"cot test (n={metrics['n_test']}, {'schema-constrained' if constrained else 'free'} decoding; parse "
+             f"failures: fine-tuned {metrics['n_parse_failures']}, base {metrics['base_n_parse_failures']}{free})")
     references = (*REFERENCES, FREE) if constrained else REFERENCES
     common.print_table(title, metrics, HEADLINE, references, delta_names=("accuracy",))

@@ -15,8 +15,8 @@ Systems: the fine-tuned adapter, the untuned base (same model, adapter disabled)
 baseline (one endpoint whose every field is the training split's most frequent value). With `constrained`
 (`eval.endpoints.constrained`, default on) both models decode under the seed-001 JSON Schema in the training answers'
 compact layout (`evaluate.constrained`): only an answer cut by `max_new_tokens` can be invalid. The adapter is then
-also run free (system `free_`, paired deltas `..._vs_free`), so validity without the constraint stays measured. CIs: seeded bootstrap over
-test rows; deltas: paired bootstrap.
+also run free (system `free_`, paired deltas `..._vs_free`), so validity without the constraint stays measured.
+CIs: seeded bootstrap over test rows; deltas: paired bootstrap.
 """
 
 from __future__ import annotations
@@ -236,12 +236,12 @@ def evaluate_endpoints(
     engine = open_backend(backend, base_model, {"endpoints": adapter})
     messages = [prompts.endpoint_messages(r["text"]) for r in test_rows]
     answer = ENDPOINT_ANSWER if constrained else None
-    outputs = {
-        "": engine.generate(messages, max_new_tokens, "endpoints", batch_size, "generate endpoints (fine-tuned)", answer),
-        "base_": engine.generate(messages, max_new_tokens, None, batch_size, "generate endpoints (base)", answer),
-    }
+    def run(adapter_name: str | None, label: str, constraint) -> list[str]:
+        return engine.generate(messages, max_new_tokens, adapter_name, batch_size, f"generate endpoints ({label})", constraint)
+
+    outputs = {"": run("endpoints", "fine-tuned", answer), "base_": run(None, "base", answer)}
     if constrained:
-        outputs["free_"] = engine.generate(messages, max_new_tokens, "endpoints", batch_size, "generate endpoints (free)")
+        outputs["free_"] = run("endpoints", "free", None)
     # Teacher-forced loss needs the model's logits on the gold answer: always transformers (as in training).
     if engine.name != "transformers":
         engine.close()
@@ -268,10 +268,11 @@ def evaluate_endpoints(
     if predictions_path:
         from medtune.io import write_jsonl
 
-        free = outputs.get("free_")
-        write_jsonl(predictions_path, [{"id": r["id"], "text": r["text"], "gold": r["output"], "prediction": o, "base_prediction": b,
-                                        **({"free_prediction": free[i]} if free else {})}
-                                       for i, (r, o, b) in enumerate(zip(test_rows, outputs[""], outputs["base_"]))])
+        rows = [{"id": r["id"], "text": r["text"], "gold": r["output"], "prediction": o, "base_prediction": b}
+                for r, o, b in zip(test_rows, outputs[""], outputs["base_"])]
+        for row, free in zip(rows, outputs.get("free_", ())):
+            row["free_prediction"] = free
+        write_jsonl(predictions_path, rows)
     metrics["eval_runtime_s"] = round(time.perf_counter() - started, 1)
     if show:
         print_table(metrics)
@@ -289,13 +290,16 @@ def print_table(metrics: dict) -> None:
     constrained = "free_json_validity" in metrics  # the free run exists only beside a constrained one
     refs = ("base", "majority", "free") if constrained else ("base", "majority")
     decoding = "schema-constrained" if constrained else "free"
-    table = Table(title=f"endpoints test (n={metrics['n_test']} rows, {metrics['n_gold_endpoints']} endpoints, {decoding} decoding)")
-    for column in ("metric", "fine-tuned [95% CI]", "untuned base", "most-frequent baseline", "free decoding")[:2 + len(refs)]:
+    table = Table(title=f"endpoints test (n={metrics['n_test']} rows, {metrics['n_gold_endpoints']} endpoints, "
+                        f"{decoding} decoding)")
+    columns = ("metric", "fine-tuned [95% CI]", "untuned base", "most-frequent baseline", "free decoding")
+    for column in columns[:2 + len(refs)]:
         table.add_column(column, justify="left" if column == "metric" else "right")
     for name in (*HEADLINE, "endpoint_precision", "endpoint_recall"):
         table.add_row(name, cell(name), *(cell(f"{ref}_{name}") for ref in refs))
     for name in ("loss", "token_accuracy"):
-        table.add_row(f"test {name} (teacher-forced)", cell(f"test_{name}"), cell(f"base_test_{name}"), *[""] * (len(refs) - 1))
+        blanks = [""] * (len(refs) - 1)  # no teacher-forced loss for the baselines or the free run (same model)
+        table.add_row(f"test {name} (teacher-forced)", cell(f"test_{name}"), cell(f"base_test_{name}"), *blanks)
     for field in FIELDS:
         name = f"field_{field}_accuracy"
         table.add_row(f"  {field}", cell(name), *(cell(f"{ref}_{name}") for ref in refs))

@@ -2,9 +2,9 @@
 
 endpoints: one JSON object per input, the seed-001 answer (`{"endpoints": [...]}`), decoded under the seed-001 JSON
 Schema (as `evaluate-endpoints` scores it) unless `--free`; an output that is still not valid JSON (cut by
-`--max-new-tokens`) is printed as `{"error": ..., "raw": ...}` and the command exits 1. chem-ner: `{"chemicals": [...], "diseases":
-[...], "influences": ["chemical | disease", ...]}` per input (one generation per list), after seed 002's filters
-unless `--no-filter`. Several inputs (a FILE) print one JSON object per line.
+`--max-new-tokens`) is printed as `{"error": ..., "raw": ...}` and the command exits 1. chem-ner: `{"chemicals":
+[...], "diseases": [...], "influences": ["chemical | disease", ...]}` per input (one generation per list), after
+seed 002's filters unless `--no-filter`. Several inputs (a FILE) print one JSON object per line.
 """
 
 from __future__ import annotations

@@ -193,10 +193,9 @@ def train_sft(
     from datasets import Dataset
     from transformers import EarlyStoppingCallback
     from transformers.trainer_callback import PrinterCallback
-    from trl import SFTTrainer
-
     from medtune.train.callbacks import DvcLiveCallback, EvalLogCallback, quiet_library_output
     from medtune.train.progress import RichProgressCallback
+    from medtune.train.sampling import seeded_sft_trainer
 
     quiet_library_output()
     if not run.train_data or not run.base_model or not run.output_dir:
@@ -234,7 +233,7 @@ def train_sft(
         callbacks.append(DvcLiveCallback(live_dir, resume=resume_from is not None, resume_step=_step_of(resume_from)))
     if evaluating and train.early_stopping_patience:
         callbacks.append(EarlyStoppingCallback(early_stopping_patience=train.early_stopping_patience))
-    trainer = SFTTrainer(
+    trainer = seeded_sft_trainer()(  # TRL's SFTTrainer; its batch order is (seed, epoch)-determined: exact resumes
         model=model,
         args=sft_config(train, ckpt_dir, evaluating, dtype, load_in_4bit, padding),
         train_dataset=Dataset.from_list([e.as_record() for e in train_set.examples]),
