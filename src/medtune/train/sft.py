@@ -193,6 +193,7 @@ def train_sft(
     from datasets import Dataset
     from transformers import EarlyStoppingCallback
     from transformers.trainer_callback import PrinterCallback
+
     from medtune.train.callbacks import DvcLiveCallback, EvalLogCallback, quiet_library_output
     from medtune.train.progress import RichProgressCallback
     from medtune.train.sampling import seeded_sft_trainer
