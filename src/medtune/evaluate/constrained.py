@@ -70,3 +70,17 @@ def vllm_structured_outputs(answer: JsonAnswer):
     from vllm.sampling_params import StructuredOutputsParams
 
     return StructuredOutputsParams(grammar=answer.grammar())
+
+
+def generate_systems(engine, messages: list, max_new_tokens: int, adapter: str, batch_size: int,
+                     answer: JsonAnswer | None) -> dict[str, list[str]]:
+    """The outputs an evaluation scores, keyed by metric prefix: the adapter ("") and the untuned base ("base_"),
+    both under `answer` when given; then also the adapter decoding free ("free_"), so its own format errors stay
+    measured. cot and endpoints share this."""
+    def run(name: str | None, label: str, constraint: JsonAnswer | None) -> list[str]:
+        return engine.generate(messages, max_new_tokens, name, batch_size, f"generate {adapter} ({label})", constraint)
+
+    outputs = {"": run(adapter, "fine-tuned", answer), "base_": run(None, "base", answer)}
+    if answer is not None:
+        outputs["free_"] = run(adapter, "free", None)
+    return outputs

@@ -33,7 +33,7 @@ import numpy as np
 
 from medtune import prompts
 from medtune.evaluate import common, lexical
-from medtune.evaluate.constrained import JsonAnswer
+from medtune.evaluate.constrained import JsonAnswer, generate_systems
 from medtune.io import InputError, read_jsonl
 
 log = logging.getLogger(__name__)
@@ -237,13 +237,8 @@ def evaluate_cot(
     prompts_, runtime = zip(*(runtime_prompt(r) for r in labelled))
 
     engine = open_backend(backend, base_model, {"cot": adapter})
-    answer = COT_ANSWER if constrained else None
-    systems = {
-        "": engine.generate(list(prompts_), max_new_tokens, "cot", batch_size, "generate cot (fine-tuned)", answer),
-        "base_": engine.generate(list(prompts_), max_new_tokens, None, batch_size, "generate cot (base)", answer),
-    }
-    if constrained:
-        systems[FREE[1]] = engine.generate(list(prompts_), max_new_tokens, "cot", batch_size, "generate cot (free)")
+    systems = generate_systems(engine, list(prompts_), max_new_tokens, "cot", batch_size,
+                               COT_ANSWER if constrained else None)
     engine.close()
     generation_seconds = time.perf_counter() - started
     majority = majority_verdict(train_rows)

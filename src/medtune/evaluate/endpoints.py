@@ -33,9 +33,9 @@ from typing import Any, Sequence
 import numpy as np
 
 from medtune import prompts
-from medtune.data.formats import ENDPOINT_JSON_SCHEMA, endpoint_schema_errors
+from medtune.data.formats import endpoint_schema_errors, endpoint_validator
 from medtune.evaluate import common
-from medtune.evaluate.constrained import JsonAnswer
+from medtune.evaluate.constrained import JsonAnswer, generate_systems
 from medtune.text import normalize_surface
 
 log = logging.getLogger(__name__)
@@ -46,7 +46,7 @@ FIELDS = (
 )
 MATCH_THRESHOLD = 0.5
 HEADLINE = ("json_validity", "schema_validity", "endpoint_f1", "field_accuracy", "field_accuracy_exact")
-ENDPOINT_ANSWER = JsonAnswer(json.loads(ENDPOINT_JSON_SCHEMA.read_text()), prompts.ENDPOINT_ANSWER_SEPARATORS)
+ENDPOINT_ANSWER = JsonAnswer(endpoint_validator().schema, prompts.ENDPOINT_ANSWER_SEPARATORS)  # the schema, loaded once
 _FENCE = re.compile(r"^```(?:json)?\s*|\s*```$")
 
 
@@ -235,13 +235,8 @@ def evaluate_endpoints(
     train_rows, test_rows = common.read_eval_rows(train_path, test_path, max_test_rows)
     engine = open_backend(backend, base_model, {"endpoints": adapter})
     messages = [prompts.endpoint_messages(r["text"]) for r in test_rows]
-    answer = ENDPOINT_ANSWER if constrained else None
-    def run(adapter_name: str | None, label: str, constraint) -> list[str]:
-        return engine.generate(messages, max_new_tokens, adapter_name, batch_size, f"generate endpoints ({label})", constraint)
-
-    outputs = {"": run("endpoints", "fine-tuned", answer), "base_": run(None, "base", answer)}
-    if constrained:
-        outputs["free_"] = run("endpoints", "free", None)
+    outputs = generate_systems(engine, messages, max_new_tokens, "endpoints", batch_size,
+                               ENDPOINT_ANSWER if constrained else None)
     # Teacher-forced loss needs the model's logits on the gold answer: always transformers (as in training).
     if engine.name != "transformers":
         engine.close()
