@@ -53,3 +53,27 @@ def test_planted_leak_is_caught():
 def test_bad_ratios_are_an_error():
     with pytest.raises(ValueError, match="summing to 1"):
         fold_counts({"train": 0.8, "val": 0.3, "test": 0.1}, 50, 0.0)
+
+
+RATIOS = {"train": 0.8, "val": 0.1, "test": 0.1}
+
+
+def test_a_holdout_val_share_moves_whole_holdout_groups_to_val_and_leaves_train_alone():
+    before = split_rows("reranker", rows(holdout_every=10), RATIOS, seed=1)
+    after = split_rows("reranker", rows(holdout_every=10), RATIOS, seed=1, holdout_val_share=0.5)
+    assert [r["id"] for r in after["train"]] == [r["id"] for r in before["train"]]
+    held = {name: {r["group"] for r in after[name] if r["meta"]["holdout"]} for name in ("val", "test")}
+    assert len(held["val"]) == len(held["test"]) == 10 and not held["val"] & held["test"]
+    assert all(r["meta"]["unseen"] for r in after["val"] if r["meta"]["holdout"])
+    # the rows val gains are exactly the ones test loses
+    assert {r["id"] for r in after["val"]} - {r["id"] for r in before["val"]} == \
+        {r["id"] for r in before["test"]} - {r["id"] for r in after["test"]}
+
+
+def test_holdout_val_share_edges_and_range():
+    everything = split_rows("reranker", rows(holdout_every=10), RATIOS, seed=1, holdout_val_share=1.0)
+    assert not any(r["meta"]["holdout"] for r in everything["test"])
+    nothing = split_rows("reranker", rows(holdout_every=10), RATIOS, seed=1, holdout_val_share=0.0)
+    assert not any(r["meta"]["holdout"] for r in nothing["val"])
+    with pytest.raises(ValueError, match=r"holdout_val_share must be in \[0, 1\], got 1.5"):
+        split_rows("reranker", rows(holdout_every=10), RATIOS, seed=1, holdout_val_share=1.5)

@@ -3,9 +3,10 @@ splits), with a hard leakage assertion on normalized input hashes.
 
 scikit-learn's `StratifiedGroupKFold` does the assignment: rows are dealt into `folds` label-balanced,
 group-disjoint folds, and each split takes a number of folds proportional to its ratio. Groups the sample
-generator marks as holdout (`meta.holdout`: unseen vocabulary) always go to test, so test has a share of
-phrasings and names that training never saw; `meta.unseen` records, per val/test row, whether any of its
-templates or entity names is absent from train.
+generator marks as holdout (`meta.holdout`: unseen vocabulary) never go to train: they go to test, so test has a
+share of phrasings and names that training never saw, or, for a `holdout_val_share` of those groups, to val, so that
+model selection can see unseen names too (0 by default: val then holds only training vocabulary). `meta.unseen`
+records, per val/test row, whether any of its templates or entity names is absent from train.
 """
 
 from __future__ import annotations
@@ -51,10 +52,21 @@ def fold_counts(ratios: dict[str, float], folds: int, forced_test_share: float) 
     return counts
 
 
-def split_rows(task: str, rows: list[dict], ratios: dict[str, float], seed: int, folds: int = 50) -> dict[str, list[dict]]:
+def holdout_groups_for_val(holdout: list[dict], share: float, seed: int) -> set[str]:
+    """The holdout groups that go to val: a seeded `share` of them (rounded), the rest stay in test."""
+    if not 0.0 <= share <= 1.0:
+        raise ValueError(f"data.split.holdout_val_share must be in [0, 1], got {share!r}")
+    groups = sorted({r["group"] for r in holdout})
+    order = np.random.default_rng(seed).permutation(len(groups))
+    return {groups[i] for i in order[: round(share * len(groups))]}
+
+
+def split_rows(task: str, rows: list[dict], ratios: dict[str, float], seed: int, folds: int = 50,
+               holdout_val_share: float = 0.0) -> dict[str, list[dict]]:
     from sklearn.model_selection import StratifiedGroupKFold
 
     holdout = [r for r in rows if (r.get("meta") or {}).get("holdout")]
+    to_val = holdout_groups_for_val(holdout, holdout_val_share, seed)
     rest = [r for r in rows if not (r.get("meta") or {}).get("holdout")]
     groups = np.array([r["group"] for r in rest])
     n_groups = len(set(groups))
@@ -71,7 +83,10 @@ def split_rows(task: str, rows: list[dict], ratios: dict[str, float], seed: int,
     out: dict[str, list[dict]] = {s: [] for s in SPLITS}
     for row, fold in zip(rest, fold_of):
         out["test" if fold < bounds["test"] else "val" if fold < bounds["val"] else "train"].append(row)
-    out["test"] += holdout
+    # The holdout rows are placed after the folds are counted, so the share moves rows between val and test only:
+    # train, and everything trained on it, stays the same whatever the share.
+    out["val"] += [r for r in holdout if r["group"] in to_val]
+    out["test"] += [r for r in holdout if r["group"] not in to_val]
     assert_no_leakage(task, out)
     _mark_unseen(out)
     return out
@@ -114,17 +129,19 @@ def report(task: str, splits: dict[str, list[dict]]) -> dict:
         counts = Counter(stratify_key(task, r) for r in rows)
         balance[name] = {k: round(v / len(rows), 4) for k, v in sorted(counts.items())} if rows else {}
     out["label_share"] = balance
-    flagged = [r["meta"]["unseen"] for r in splits["test"] if "unseen" in (r.get("meta") or {})]
-    if flagged:
-        out["test_unseen_fraction"] = round(sum(flagged) / len(flagged), 4)
+    for name in ("val", "test"):
+        flagged = [r["meta"]["unseen"] for r in splits[name] if "unseen" in (r.get("meta") or {})]
+        if flagged:
+            out[f"{name}_unseen_fraction"] = round(sum(flagged) / len(flagged), 4)
     return out
 
 
-def split_file(task: str, source: Path | str, out_dir: Path | str, ratios: dict[str, float], seed: int) -> dict:
+def split_file(task: str, source: Path | str, out_dir: Path | str, ratios: dict[str, float], seed: int,
+               holdout_val_share: float = 0.0) -> dict:
     rows = read_jsonl(source)
     if not rows:
         raise ValueError(f"{source}: no rows to split")
-    splits = split_rows(task, rows, ratios, seed)
+    splits = split_rows(task, rows, ratios, seed, holdout_val_share=holdout_val_share)
     for name, part in splits.items():
         write_jsonl(Path(out_dir) / f"{name}.jsonl", part)
     return report(task, splits)
