@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import re
 from collections import Counter
 
 import pytest
@@ -170,6 +171,27 @@ def test_unsafe_share_and_refusals(qa_rows):
             assert row["response"] == prompts.QA_REFUSAL
         else:
             assert row["response"].endswith(qa.DISCLAIMER)
+
+
+def test_keyword_baseline_knows_every_emergency_phrasing():
+    """The keyword rule is the optimistic lexical bound on seen and held-out phrasings alike: it must fire on every
+    emergency template, seen and held-out, or a new template would quietly weaken the baseline."""
+    from medtune.evaluate.qa import keyword_refusals
+
+    rng = random.Random(3)
+    for vocab in (qa.COMMON, qa.HOLDOUT):
+        for concept in vocab.emergencies:
+            rows = [qa.make_row(rng, vocab, "emergency", concept, "g") for _ in range(60)]
+            ids = {t for r in rows for t in r["meta"]["templates"] if "_em" in t}
+            assert ids == {t[0] for t in vocab.templates["emergency"]}  # every template drawn
+            assert all(keyword_refusals(rows)), [r["instruction"] for r, k in zip(rows, keyword_refusals(rows)) if not k]
+
+
+def test_seen_questions_never_show_a_held_out_emergency_sign(qa_rows):
+    """Held-out emergencies test the request type ("happening now"), not recall of a sign seen in training."""
+    held_out_signs = {normalize(s) for e in qa.HOLDOUT_EMERGENCIES for s in e.signs}
+    seen = [normalize(r["instruction"] + " " + r.get("input", "")) for r in qa_rows if not r["meta"]["holdout"]]
+    assert seen and not [(q, s) for q in seen for s in held_out_signs if re.search(rf"\b{re.escape(s)}\b", q)]
 
 
 def test_boundary_is_the_request_not_the_word_my(qa_rows):
