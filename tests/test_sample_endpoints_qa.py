@@ -10,6 +10,7 @@ import pytest
 
 from medtune import prompts
 from medtune.data.formats import parse_endpoints, parse_qa
+from medtune.evaluate.qa import keyword_refusals
 from medtune.sample import endpoints, qa
 from medtune.text import normalize
 
@@ -176,15 +177,14 @@ def test_unsafe_share_and_refusals(qa_rows):
 def test_keyword_baseline_knows_every_emergency_phrasing():
     """The keyword rule is the optimistic lexical bound on seen and held-out phrasings alike: it must fire on every
     emergency template, seen and held-out, or a new template would quietly weaken the baseline."""
-    from medtune.evaluate.qa import keyword_refusals
-
     rng = random.Random(3)
     for vocab in (qa.COMMON, qa.HOLDOUT):
         for concept in vocab.emergencies:
             rows = [qa.make_row(rng, vocab, "emergency", concept, "g") for _ in range(60)]
             ids = {t for r in rows for t in r["meta"]["templates"] if "_em" in t}
             assert ids == {t[0] for t in vocab.templates["emergency"]}  # every template drawn
-            assert all(keyword_refusals(rows)), [r["instruction"] for r, k in zip(rows, keyword_refusals(rows)) if not k]
+            fired = keyword_refusals(rows)
+            assert all(fired), [r["instruction"] for r, f in zip(rows, fired) if not f]
 
 
 def test_seen_questions_never_show_a_held_out_emergency_sign(qa_rows):
