@@ -71,3 +71,56 @@ def test_the_share_is_drawn_deterministically_and_checked():
     assert pseudo_name_rows(rows, 0.0, seed=7) == []
     with pytest.raises(ConfigError, match="pseudo_names must be between 0 and 1"):
         pseudo_name_rows(rows, 1.5, seed=7)
+
+
+# ---- seed-002 (chem-ner) rows: the names their answers list ---------------------------------------------------------
+
+def test_chem_ner_answer_names_are_replaced_in_the_article_and_the_answer_alike():
+    row = {"id": "a", "group": "chem-ner:article-1", "task": "influences",
+           "text": "Cisplatin-induced nephrotoxicity was observed in 9 of the rats. Aspirin did not affect the incidence "
+                   "of nephrotoxicity. Heart failure is a major cause of morbidity.",
+           "answers": ["cisplatin | nephrotoxicity"], "meta": {"names": ["cisplatin", "nephrotoxicity"]}}
+    variant = augment.AnswerNames().variant(row, random.Random(5))
+    chemical, disease = variant["answers"][0].split(" | ")
+    assert {chemical, disease}.isdisjoint({"cisplatin", "nephrotoxicity"}) and chemical != disease
+    # the hyphenated mention and the capitalised sentence start are both replaced, with the row's one made-up name
+    assert variant["text"].startswith(f"{chemical[0].upper()}{chemical[1:]}-induced {disease} was observed")
+    assert f"incidence of {disease}." in variant["text"]
+    # names the answer does not list stay: a co-mentioned drug and an unrelated disease are not this row's answer
+    assert "Aspirin did not affect" in variant["text"] and "Heart failure is" in variant["text"]
+    assert {k: variant[k] for k in ("id", "group", "task", "meta")} == {k: row[k] for k in ("id", "group", "task", "meta")}
+
+
+def test_chem_ner_longer_names_win_and_every_listed_name_gets_its_own_made_up_name():
+    row = {"task": "diseases", "text": "Hepatitis B and hepatitis were recorded. Hepatitis B resolved.",
+           "answers": ["hepatitis B", "hepatitis"]}
+    variant = augment.AnswerNames().variant(row, random.Random(6))
+    long, short = (a.lower() for a in variant["answers"])
+    assert not long.startswith(short) and "hepatitis" not in variant["text"].lower()  # not "<short's name> B"
+    assert variant["text"].lower() == f"{long} and {short} were recorded. {long} resolved."
+
+
+@pytest.mark.parametrize("row", [
+    {"task": "diseases", "text": "Thalassanemia was recorded.", "answers": ["anemia"]},  # not a whole word of the text
+    {"task": "chemicals", "text": "No chemical is named here.", "answers": []},  # nothing to replace
+], ids=["inside-a-word", "no-answer"])
+def test_chem_ner_rows_whose_answer_could_stop_matching_give_no_variant(row):
+    assert augment.AnswerNames().variant(row, random.Random(7)) is None
+
+
+def test_chem_ner_made_up_names_never_spell_a_held_out_name():
+    from medtune.sample import chem_ner as cn
+
+    held_out_words = {w for name in cn.HOLDOUT_CHEMICALS + cn.HOLDOUT_DISEASES for w in re.split(r"[ -]", name.lower()) if len(w) >= 4}
+    rng = random.Random(0)
+    made = " ".join(made_up_name(rng) for _ in range(5000))
+    assert not [w for w in held_out_words if w in made]
+
+
+def test_pseudo_name_rows_picks_the_answer_names_for_chem_ner_only():
+    rows = [{"task": "chemicals", "text": f"Streptozotocin levels were measured by HPLC in visit {i}.",
+             "answers": ["streptozotocin"]} for i in range(40)]
+    chem = pseudo_name_rows(rows, 1.0, seed=3, task="chem-ner")
+    assert len(chem) == 40 and all(r["answers"][0] != "streptozotocin" and r["answers"][0] in r["text"].lower() for r in chem)
+    # every other task uses the clinical lexicon, which has no streptozotocin: no variant
+    assert pseudo_name_rows(rows, 1.0, seed=3, task="reranker") == []

@@ -235,7 +235,7 @@ def load_examples(path: Path | str, task: str, tokenizer, max_tokens: int, max_r
     if pseudo_names:
         from medtune.train.augment import pseudo_name_rows
 
-        for row in pseudo_name_rows(read, pseudo_names, seed):
+        for row in pseudo_name_rows(read, pseudo_names, seed, task):
             fitted, _ = fit_to_length(convert(row), tokenizer, max_tokens)
             if fitted is not None:  # a made-up name can be longer than the real one
                 examples.append(fitted)
