@@ -94,8 +94,9 @@ class TrainSettings:
     max_examples: int = field(default=0, metadata=flag("--max-examples", "use at most N training rows (0 = all)"))
     pseudo_names: float = field(
         default=0.0,
-        metadata=flag("--pseudo-names", "share of training rows added again with their clinical names replaced by made-up ones "
-                      "(label-preserving; teaches matching over memorised names; train/augment.py; 0 = off)"),
+        metadata=flag("--pseudo-names", "share of training rows added again with their clinical names (chem-ner: the names its "
+                      "answer lists) replaced by made-up ones (label-preserving; teaches matching over memorised names; "
+                      "train/augment.py; 0 = off)"),
     )
     padding: str = field(
         default="auto",

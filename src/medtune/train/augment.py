@@ -96,7 +96,7 @@ class AnswerNames:
 
 def _whole_words(names: list[str]) -> re.Pattern:
     """Any of `names` as whole words, case-insensitively (answers are lower case, articles are not). Longest first, so
-    "edema" cannot take the inside of "peripheral edema"; a hyphen may follow ("cisplatin-induced")."""
+    "hepatitis" cannot take the start of "hepatitis B"; a hyphen may follow ("cisplatin-induced")."""
     alternation = "|".join(re.escape(n) for n in sorted(names, key=len, reverse=True))
     return re.compile(rf"(?<!\w)({alternation})(?!\w)", re.IGNORECASE)
 
