@@ -103,7 +103,8 @@ def test_chem_ner_longer_names_win_and_every_listed_name_gets_its_own_made_up_na
 @pytest.mark.parametrize("row", [
     {"task": "diseases", "text": "Thalassanemia was recorded.", "answers": ["anemia"]},  # not a whole word of the text
     {"task": "chemicals", "text": "No chemical is named here.", "answers": []},  # nothing to replace
-], ids=["inside-a-word", "no-answer"])
+    {"task": "diseases", "text": "Hepatitis B was recorded.", "answers": ["hepatitis B", "hepatitis"]},  # only inside a longer name
+], ids=["inside-a-word", "no-answer", "only-inside-a-longer-name"])
 def test_chem_ner_rows_whose_answer_could_stop_matching_give_no_variant(row):
     assert augment.AnswerNames().variant(row, random.Random(7)) is None
 

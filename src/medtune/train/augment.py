@@ -79,18 +79,22 @@ class AnswerNames:
 
     def variant(self, row: dict, rng: random.Random) -> dict | None:
         """The row with its answer names replaced, or None when it lists none or one of them is not a whole word of
-        the article ("anemia" inside "thalassanemia"): replacing it in the answer only would break the label."""
+        the article ("anemia" inside "thalassanemia"), or occurs only inside a longer listed name ("hepatitis" only
+        in "hepatitis B"): its made-up name would then be in the answer but not in the article."""
         names = list(dict.fromkeys(side.strip().lower() for item in row.get("answers") or ()
                                    for side in item.split(RELATION_SEPARATOR) if side.strip()))
         article = row.get("text")
-        if not names or not isinstance(article, str) or not all(_whole_words([n]).search(article) for n in names):
+        if not names or not isinstance(article, str):
+            return None
+        pattern = _whole_words(names)
+        # the matches the replacement will make, so a name counts as present only where it will be replaced
+        if set(names) - {match.lower() for match in pattern.findall(article)}:
             return None
         made: dict[str, str] = {}
         for name in names:
             while (candidate := made_up_name(rng)) in made.values():
                 pass  # two names of one row must stay two names
             made[name] = candidate
-        pattern = _whole_words(names)
         return _map_strings(row, lambda text: pattern.sub(lambda m: _match_case(m.group(0), made[m.group(0).lower()]), text))
 
 
