@@ -87,3 +87,19 @@ def test_report_flags_signal_and_noise(repo):
 def test_report_against_an_unknown_rev_fails_clearly(repo):
     with pytest.raises(report.DvcError, match="no-such-rev"):
         report.build_report("no-such-rev", cwd=repo)
+
+
+def test_report_pairs_the_prediction_files_of_both_runs(repo):
+    predictions = repo / "metrics/eval/reranker_predictions.jsonl"
+    rows = [{"id": f"p{i}", "label": "Yes" if i % 2 else "No", "finetuned_p_yes": 0.9 if i % 2 else 0.2} for i in range(60)]
+    predictions.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    _git(repo, "add", "-A")
+    _git(repo, "commit", "-qm", "predictions")
+    # the workspace run gets the first 12 rows wrong
+    worse = [{**r, "finetuned_p_yes": 1 - r["finetuned_p_yes"]} if i < 12 else r for i, r in enumerate(rows)]
+    predictions.write_text("".join(json.dumps(r) + "\n" for r in worse))
+
+    text, _ = report.build_report("main", cwd=repo)
+    assert "## Workspace vs `main` on the same test rows (paired bootstrap over the prediction files)" in text
+    line = next(line for line in text.splitlines() if line.startswith("| reranker | accuracy |"))
+    assert line.startswith("| reranker | accuracy | 1 | 0.8 | [-") and line.endswith("| **worse** |")

@@ -9,8 +9,10 @@ bootstrap CI the evaluation stored next to it (`<metric>_ci_low` / `<metric>_ci_
 - within seed spread (noise): outside the CIs, but no larger than the range that metric showed across training
   seeds (`metrics/seed_spread.json`, written by `make seeds`): retraining alone moves it that far;
 - no CI: the metric has no stored interval (counts, timings, training losses).
-Two overlapping-CI checks are a screen for reviewers, not a test: a paired comparison on the same test rows is what
-`delta_*_vs_*` does within one run, and the report lists those verdicts for the workspace too. It then appends
+Two overlapping-CI checks are a screen for reviewers, not a test. The paired comparison on the same test rows comes
+next: for every task whose prediction file exists in both runs, `medtune.evaluate.paired` rescores both files on
+the same bootstrap resamples (workspace − rev), which is what `delta_*_vs_*` does against the baselines within one
+run; the report lists those within-run verdicts too. It then appends
 `dvc metrics diff --md` and `dvc params diff --md` as DVC prints them. The CI workflow posts the file with CML.
 """
 
@@ -23,8 +25,9 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
+from medtune.evaluate import paired
 from medtune.io import InputError, atomic_path
 
 CI_SUFFIXES = ("_ci_low", "_ci_high")
@@ -143,7 +146,7 @@ def _fmt_ci(ci: tuple[float, float] | None) -> str:
     return "—" if ci is None else f"[{ci[0]:.4g}, {ci[1]:.4g}]"
 
 
-def render(rev: str, changes: list[Change], deltas: list, metrics_md: str, params_md: str) -> str:
+def render(rev: str, changes: list[Change], deltas: list, metrics_md: str, params_md: str, paired_lines: Sequence[str] = ()) -> str:
     flagged = [c for c in changes if c.verdict == "outside CI"]
     lines = [
         f"# Metrics report: `{rev}` → workspace",
@@ -167,6 +170,9 @@ def render(rev: str, changes: list[Change], deltas: list, metrics_md: str, param
             lines.append(f"| {c.path} | {c.metric} | {_fmt(c.old)} | {_fmt(c.new)} | {change} | {_fmt_ci(c.old_ci)} | "
                          f"{_fmt_ci(c.new_ci)} | {_fmt(c.seed_range)} | {verdict} |")
         lines.append("")
+    if paired_lines:
+        lines += [f"## Workspace vs `{rev}` on the same test rows (paired bootstrap over the prediction files)", "",
+                  *paired_lines, ""]
     if deltas:
         lines += [
             "## Fine-tuned vs references in the workspace (paired bootstrap on the same test rows)",
@@ -191,8 +197,9 @@ def build_report(rev: str = "main", out: Path | str = DEFAULT_OUT, cwd: Path | s
     """Write the report to `cwd/out`; returns (markdown, changed metrics)."""
     diff_all = json.loads(dvc("metrics", "diff", rev, "--json", "--all", cwd=cwd) or "{}")
     changes = changes_from_diff(diff_all, load_seed_ranges(Path(cwd) / SEED_SPREAD))
+    paired_lines = paired.render(rev, paired.WORKSPACE, paired.compare(rev, paired.WORKSPACE, cwd=cwd))
     text = render(rev, changes, delta_verdicts(workspace_metrics(diff_all)),
-                  dvc("metrics", "diff", rev, "--md", cwd=cwd), dvc("params", "diff", rev, "--md", cwd=cwd))
+                  dvc("metrics", "diff", rev, "--md", cwd=cwd), dvc("params", "diff", rev, "--md", cwd=cwd), paired_lines)
     target = Path(cwd) / out
     with atomic_path(target) as tmp:
         tmp.write_text(text, encoding="utf-8")
