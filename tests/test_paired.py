@@ -8,6 +8,7 @@ import pytest
 
 from medtune import prompts
 from medtune.evaluate import paired
+from medtune.evaluate.paired import WORKSPACE
 from medtune.io import InputError
 from medtune.ops.sandbox import commit_all, git
 
@@ -127,7 +128,9 @@ def test_compare_reads_revisions_experiments_and_the_workspace(history):
     assert lines[0] == "| task | metric | main | my-exp | 95% CI of my-exp − main | verdict |"
     assert any(line.startswith("| cot | accuracy | 0.5 | 0.9 | [+") and line.endswith("| **better** |") for line in lines)
     # a task asked for by name but missing from a run says which; so does one that only one run has
-    assert paired.compare("main", tasks=["qa"], cwd=history)[0].reason == "no metrics/eval/qa_predictions.jsonl in main"
+    only_skipped = paired.compare("main", tasks=["qa"], cwd=history)
+    assert only_skipped[0].reason == "no metrics/eval/qa_predictions.jsonl in main"
+    assert paired.render("main", WORKSPACE, only_skipped) == ["- qa: no metrics/eval/qa_predictions.jsonl in main"]
     _write_rows(history / paired.PREDICTIONS.format(task="reranker"), [{"id": "p1", "label": "Yes", "finetuned_p_yes": 0.9}])
     skipped = [r for r in paired.compare("main", cwd=history) if isinstance(r, paired.Skipped)]
     assert [(r.task, r.reason) for r in skipped] == [("reranker", "no metrics/eval/reranker_predictions.jsonl in main")]

@@ -217,12 +217,12 @@ def render(old_rev: str, new_rev: str, results: Sequence[PairedResult | Skipped]
     """Markdown lines: one table row per metric, then the tasks that could not be paired."""
     paired = [r for r in results if isinstance(r, PairedResult)]
     lines = [f"| task | metric | {old_rev} | {new_rev} | 95% CI of {new_rev} − {old_rev} | verdict |",
-             "|---|---|---:|---:|---:|---|"]
+             "|---|---|---:|---:|---:|---|"] if paired else []
     for r in paired:
         shown = f"**{r.verdict}**" if r.verdict in ("better", "worse") else r.verdict
         lines.append(f"| {r.task} | {r.metric} | {r.old:.4g} | {r.new:.4g} | [{r.low:+.4g}, {r.high:+.4g}] | {shown} |")
-    lines += [f"- {r.task}: {r.reason}" for r in results if isinstance(r, Skipped)]
-    return lines if paired or len(lines) > 2 else []
+    skipped = [f"- {r.task}: {r.reason}" for r in results if isinstance(r, Skipped)]
+    return lines + ([""] if lines and skipped else []) + skipped
 
 
 def main(argv: list[str] | None = None) -> int:
