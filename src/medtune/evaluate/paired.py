@@ -2,8 +2,9 @@
 
 `make report` flags a metric change when it leaves both runs' CIs, a screen that misses real but small changes: two
 runs on the same test rows share most of their sampling noise, and a paired bootstrap (the same resampled rows
-scored for both) cancels it. Every evaluate stage writes its fine-tuned model's per-row outputs to
-`metrics/eval/<task>_predictions.jsonl` (tracked by git), so any two revisions or experiments can be paired:
+scored for both) cancels it. The evaluate stages of the causal-LM tasks write their fine-tuned model's per-row
+outputs to `metrics/eval/<task>_predictions.jsonl` (tracked by git), so any two revisions or experiments can be
+paired:
 
     python -m medtune.evaluate.paired main                  # every task: main vs the workspace
     python -m medtune.evaluate.paired main chem-pseudo-25   # a revision vs a DVC experiment (by name)
@@ -22,7 +23,7 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Mapping, Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 
@@ -49,7 +50,7 @@ class PairedResult:
     @property
     def verdict(self) -> str:
         if self.low == self.high == 0 and self.old == self.new:
-            return "no change"  # the same outputs on every row
+            return "no change"  # no resample moves it: the same per-row scores (typically the same outputs)
         if self.low > 0 or self.high < 0:
             improved = (self.low > 0) != (self.metric in LOWER_IS_BETTER)
             return "better" if improved else "worse"
