@@ -21,7 +21,7 @@ export DVC_NO_ANALYTICS := 1
 export TOKENIZERS_PARALLELISM := false
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 
-.PHONY: help setup repro smoke test test-fast bench report seeds clean-venv
+.PHONY: help setup repro smoke test test-fast bench report paired seeds clean-venv
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/\t/' | expand -t 14
@@ -60,6 +60,9 @@ bench: $(STAMP)  ## benchmarks -> metrics/bench.json
 
 report: $(STAMP)  ## metrics/report.md: metric diff vs REV (default main) with significance flags
 	$(PY) -m medtune.evaluate.report --rev $${REV:-main}
+
+paired: $(STAMP)  ## two runs on the same test rows: OLD (default main) vs NEW (default the workspace), optional TASK
+	$(PY) -m medtune.evaluate.paired $${OLD:-main} $${NEW:-workspace} $${TASK:+--task $$TASK}
 
 seeds: $(STAMP)  ## metrics/seed_spread.json: retrain TASK (default reranker) with SEEDS (default "1 2") as DVC experiments
 	$(PY) -m medtune.evaluate.seeds $${TASK:-reranker} --seeds $${SEEDS:-1 2}
