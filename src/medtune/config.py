@@ -98,6 +98,11 @@ class TrainSettings:
                       "answer lists) replaced by made-up ones (label-preserving; teaches matching over memorised names; "
                       "train/augment.py; 0 = off)"),
     )
+    decision_weight: float = field(
+        default=1.0,
+        metadata=flag("--decision-weight", "loss weight of the answer tokens that carry the decision (cot: the reasoning after the "
+                      "restated criterion, and the verdict); the rest of the answer keeps 1 (train/weighting.py; 1 = TRL's loss)"),
+    )
     padding: str = field(
         default="auto",
         metadata=flag(

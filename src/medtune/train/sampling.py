@@ -16,6 +16,8 @@ from __future__ import annotations
 import torch
 from transformers.trainer_pt_utils import LengthGroupedSampler
 
+from medtune.train import weighting
+
 
 class EpochSeededLengthGroupedSampler(LengthGroupedSampler):
     def __init__(self, batch_size: int, lengths: list[int], data_seed: int):
@@ -47,5 +49,20 @@ def seeded_sft_trainer():
                 seed = self.args.data_seed if self.args.data_seed is not None else self.args.seed
                 return EpochSeededLengthGroupedSampler.replacing(sampler, seed)
             return sampler  # random sampling: accelerate's SeedableRandomSampler already seeds by epoch
+
+        # Per-token loss weights (train/weighting.py): keep their column through TRL's dataset preparation, then take
+        # each batch's weights off the inputs (the model takes no such argument) and apply them to TRL's own loss.
+        def _set_signature_columns_if_needed(self):
+            super()._set_signature_columns_if_needed()
+            if weighting.COLUMN not in self._signature_columns:
+                self._signature_columns = [*self._signature_columns, weighting.COLUMN]
+
+        def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+            weights = inputs.pop(weighting.COLUMN, None)
+            if weights is not None:
+                if self.args.loss_type != "nll":
+                    raise ValueError(f"train.decision_weight needs TRL's nll loss, not {self.args.loss_type!r}")
+                model = weighting.WeightedLogProbs(model, weights)
+            return super().compute_loss(model, inputs, return_outputs=return_outputs, num_items_in_batch=num_items_in_batch)
 
     return SeededSFTTrainer

@@ -22,6 +22,7 @@ from medtune.io import atomic_path, read_jsonl, write_json
 from medtune.ops.determinism import canonicalize_adapter_config
 from medtune.train import models as model_utils
 from medtune.train.launch import is_main_process
+from medtune.train import weighting
 from medtune.train.tasks import load_examples
 
 log = logging.getLogger(__name__)
@@ -40,6 +41,7 @@ def validate_schedule(train: TrainSettings, evaluating: bool) -> None:
             f"({train.eval_steps}, --eval-steps) when evaluating (--eval-data): the best checkpoint is picked among "
             "evaluated steps"
         )
+    weighting.validate_decision_weight(train.decision_weight)
     if train.early_stopping_patience < 0:
         raise ConfigError(f"train.early_stopping_patience must be >= 0, got {train.early_stopping_patience}")
     if evaluating and not train.keep_best and train.early_stopping_patience:
@@ -234,15 +236,21 @@ def train_sft(
         callbacks.append(DvcLiveCallback(live_dir, resume=resume_from is not None, resume_step=_step_of(resume_from)))
     if evaluating and train.early_stopping_patience:
         callbacks.append(EarlyStoppingCallback(early_stopping_patience=train.early_stopping_patience))
+    weighted = train.decision_weight != 1 and any(e.weighted_spans for e in train_set.examples)
+    if train.decision_weight != 1 and not weighted:
+        log.warning("%s: train.decision_weight %s has no effect: no %s answer marks decision tokens", task, train.decision_weight, task)
+    records = lambda loaded: Dataset.from_list([_record(e, tokenizer, train.decision_weight if weighted else 1) for e in loaded.examples])  # noqa: E731
     trainer = seeded_sft_trainer()(  # TRL's SFTTrainer; its batch order is (seed, epoch)-determined: exact resumes
         model=model,
         args=sft_config(train, ckpt_dir, evaluating, dtype, load_in_4bit, padding),
-        train_dataset=Dataset.from_list([e.as_record() for e in train_set.examples]),
-        eval_dataset=Dataset.from_list([e.as_record() for e in eval_set.examples]) if evaluating else None,
+        train_dataset=records(train_set),
+        eval_dataset=records(eval_set) if evaluating else None,
         processing_class=tokenizer,
         peft_config=model_utils.lora_config(lora),
         callbacks=callbacks,
     )
+    if weighted:  # the eval rows are weighted too: the eval loss, and so the kept checkpoint, is the weighted loss
+        trainer.data_collator = weighting.WeightedCollator(trainer.data_collator)
     trainer.remove_callback(PrinterCallback)
     output = trainer.train(resume_from_checkpoint=resume_from)
     if not main_process:  # rank 0 scores, saves and writes the metrics
@@ -294,6 +302,15 @@ def train_sft(
     if metrics_path:
         write_json(metrics_path, metrics)
     return metrics
+
+
+def _record(example, tokenizer, decision_weight: float) -> dict:
+    """TRL's prompt-completion record; with a decision weight, plus its per-token `loss_weights` (train/weighting.py)."""
+    record = example.as_record()
+    if decision_weight != 1:
+        record[weighting.COLUMN] = weighting.token_weights(tokenizer, example.prompt, example.completion,
+                                                           example.weighted_spans, decision_weight)
+    return record
 
 
 def _step_of(checkpoint: str | None) -> int | None:

@@ -18,6 +18,7 @@ import orjson
 
 from medtune import prompts
 from medtune.io import InputError, iter_jsonl_lines
+from medtune.train.weighting import cot_decision_spans
 
 Message = dict[str, str]
 PATIENT_MARKER = "\n\nPatient: "
@@ -29,6 +30,9 @@ class ChatExample:
     completion: list[Message]
     # (index of a prompt message, start, end) of the characters that may be cut when the example is too long
     shrinkable: tuple[int, int, int] | None = None
+    # (start, end) character spans of the completion message that carry the answer's decision; their tokens'
+    # loss is multiplied by `train.decision_weight` (train/weighting.py)
+    weighted_spans: tuple[tuple[int, int], ...] = ()
 
     def as_record(self) -> dict:
         """TRL's conversational prompt-completion format: loss on the completion only."""
@@ -74,7 +78,8 @@ def cot_example(row: dict) -> ChatExample:
     criterion, patient = parts
     prompt = prompts.cot_messages(patient, criterion)
     start = prompt[-1]["content"].rfind(patient)  # the runtime layout ends with the patient text
-    return ChatExample(prompt, example.completion, (len(prompt) - 1, start, start + len(patient)))
+    spans = cot_decision_spans(example.completion[0]["content"], criterion)
+    return ChatExample(prompt, example.completion, (len(prompt) - 1, start, start + len(patient)), spans)
 
 
 def messages_example(row: dict) -> ChatExample:
