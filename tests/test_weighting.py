@@ -11,11 +11,11 @@ from lm_fixtures import save_tiny_base, write_split_tree
 
 from medtune import prompts
 from medtune.config import ConfigError, LoraSettings, SFTRunSettings, TrainSettings
+from medtune.prompts import cot_decision_spans
 from medtune.train.tasks import cot_example, load_examples
 from medtune.train.weighting import (
     COLUMN,
     WeightedCollator,
-    cot_decision_spans,
     token_weights,
     validate_decision_weight,
 )

@@ -80,6 +80,29 @@ def cot_answer(reasoning: str, verdict: str) -> str:
     return json.dumps({"reasoning": reasoning, "verdict": verdict}, ensure_ascii=False, separators=COT_ANSWER_SEPARATORS)
 
 
+# The reasoning and verdict string values of a CoT answer as written (escapes included), for `cot_decision_spans`.
+_REASONING_STRING = re.compile(r'"reasoning"\s*:\s*"((?:[^"\\]|\\.)*)"')
+_VERDICT_STRING = re.compile(r'"verdict"\s*:\s*"((?:[^"\\]|\\.)*)"')
+
+
+def cot_decision_spans(answer: str, criterion: str) -> tuple[tuple[int, int], ...]:
+    """Character spans of a CoT answer (`{"reasoning": ..., "verdict": ...}`, as written, escapes included) that carry
+    its decision: the reasoning after a verbatim restatement of the criterion ("The criterion requires: <criterion>.",
+    the sample generator's opening, which only copies the prompt), or the whole reasoning when it does not restate it,
+    and the verdict value. An answer without both fields has none (it trains unweighted)."""
+    reasoning, verdict = _REASONING_STRING.search(answer), _VERDICT_STRING.search(answer)
+    if reasoning is None or verdict is None:
+        return ()
+    start, end = reasoning.span(1)
+    restated = json.dumps(f"The criterion requires: {criterion}.", ensure_ascii=False)[1:-1]
+    if answer.startswith(restated, start):
+        start += len(restated)
+        while start < end and answer[start] == " ":
+            start += 1
+    spans = [(start, end)] if start < end else []
+    return tuple(spans + [verdict.span(1)])
+
+
 _VERDICT_FIELD = re.compile(r'"verdict"\s*:\s*"([a-z_ ]+)"', re.IGNORECASE)
 
 

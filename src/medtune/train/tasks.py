@@ -18,7 +18,6 @@ import orjson
 
 from medtune import prompts
 from medtune.io import InputError, iter_jsonl_lines
-from medtune.train.weighting import cot_decision_spans
 
 Message = dict[str, str]
 PATIENT_MARKER = "\n\nPatient: "
@@ -78,7 +77,7 @@ def cot_example(row: dict) -> ChatExample:
     criterion, patient = parts
     prompt = prompts.cot_messages(patient, criterion)
     start = prompt[-1]["content"].rfind(patient)  # the runtime layout ends with the patient text
-    spans = cot_decision_spans(example.completion[0]["content"], criterion)
+    spans = prompts.cot_decision_spans(example.completion[0]["content"], criterion)
     return ChatExample(prompt, example.completion, (len(prompt) - 1, start, start + len(patient)), spans)
 
 

@@ -10,43 +10,21 @@ TRL pads labels, and a thin stand-in for the model that scales TRL's per-token l
 loss and its metrics itself (TRL's `compute_loss_func` hook is deprecated and costs an extra forward pass). With the
 default weight 1 none of this is used and training is TRL's, unchanged.
 
-Which characters carry the decision is the task's to say (`ChatExample.weighted_spans`, set by `tasks.cot_example`).
+Which characters carry the decision is the task's to say (`ChatExample.weighted_spans`; cot: `prompts.cot_decision_spans`).
 """
 
 from __future__ import annotations
 
-import json
 import math
-import re
 
 from medtune.config import ConfigError
 
-_REASONING = re.compile(r'"reasoning"\s*:\s*"((?:[^"\\]|\\.)*)"')
-_VERDICT = re.compile(r'"verdict"\s*:\s*"((?:[^"\\]|\\.)*)"')
 COLUMN = "loss_weights"
 
 
 def validate_decision_weight(weight: float) -> None:
     if not (isinstance(weight, (int, float)) and math.isfinite(weight) and weight > 0):
         raise ConfigError(f"train.decision_weight must be a finite number > 0 (1 = TRL's unweighted loss), got {weight!r}")
-
-
-def cot_decision_spans(answer: str, criterion: str) -> tuple[tuple[int, int], ...]:
-    """Character spans of a CoT answer (`{"reasoning": ..., "verdict": ...}`, as written, escapes included) that carry
-    its decision: the reasoning after a verbatim restatement of the criterion ("The criterion requires: <criterion>.",
-    the sample generator's opening, which only copies the prompt), or the whole reasoning when it does not restate it,
-    and the verdict value. An answer without both fields has none (it trains unweighted)."""
-    reasoning, verdict = _REASONING.search(answer), _VERDICT.search(answer)
-    if reasoning is None or verdict is None:
-        return ()
-    start, end = reasoning.span(1)
-    restated = json.dumps(f"The criterion requires: {criterion}.", ensure_ascii=False)[1:-1]
-    if answer.startswith(restated, start):
-        start += len(restated)
-        while start < end and answer[start] == " ":
-            start += 1
-    spans = [(start, end)] if start < end else []
-    return tuple(spans + [verdict.span(1)])
 
 
 def token_weights(tokenizer, prompt: list[dict], completion: list[dict], spans, weight: float) -> list[float]:
