@@ -21,8 +21,8 @@ from medtune.config import ConfigError, LoraSettings, SFTRunSettings, TrainSetti
 from medtune.io import atomic_path, read_jsonl, write_json
 from medtune.ops.determinism import canonicalize_adapter_config
 from medtune.train import models as model_utils
-from medtune.train.launch import is_main_process
 from medtune.train import weighting
+from medtune.train.launch import is_main_process
 from medtune.train.tasks import load_examples
 
 log = logging.getLogger(__name__)
@@ -239,7 +239,11 @@ def train_sft(
     weighted = train.decision_weight != 1 and any(e.weighted_spans for e in train_set.examples)
     if train.decision_weight != 1 and not weighted:
         log.warning("%s: train.decision_weight %s has no effect: no %s answer marks decision tokens", task, train.decision_weight, task)
-    records = lambda loaded: Dataset.from_list([_record(e, tokenizer, train.decision_weight if weighted else 1) for e in loaded.examples])  # noqa: E731
+    weight = train.decision_weight if weighted else 1.0
+
+    def records(loaded):
+        return Dataset.from_list([_record(example, tokenizer, weight) for example in loaded.examples])
+
     trainer = seeded_sft_trainer()(  # TRL's SFTTrainer; its batch order is (seed, epoch)-determined: exact resumes
         model=model,
         args=sft_config(train, ckpt_dir, evaluating, dtype, load_in_4bit, padding),

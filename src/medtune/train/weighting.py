@@ -10,6 +10,9 @@ TRL pads labels, and a thin stand-in for the model that scales TRL's per-token l
 loss and its metrics itself (TRL's `compute_loss_func` hook is deprecated and costs an extra forward pass). With the
 default weight 1 none of this is used and training is TRL's, unchanged.
 
+Measured on the sample cot (stop 30): weight 5 did not move it (test accuracy 0.514 with the shared early stopping,
+0.505 without, against 0.559; its own training rows' decision tokens 0.683 / 0.728 against 0.717). The default stays 1.
+
 Which characters carry the decision is the task's to say (`ChatExample.weighted_spans`; cot: `prompts.cot_decision_spans`).
 """
 
