@@ -12,7 +12,7 @@ from lm_fixtures import save_tiny_base, write_split_tree
 from medtune import prompts
 from medtune.config import ConfigError, LoraSettings, SFTRunSettings, TrainSettings
 from medtune.prompts import cot_decision_spans
-from medtune.train.tasks import cot_example, load_examples
+from medtune.train.tasks import chat_ids, chat_length, cot_example, load_examples
 from medtune.train.weighting import (
     COLUMN,
     WeightedCollator,
@@ -77,12 +77,12 @@ def test_token_weights_cover_exactly_the_tokens_of_the_spans(workspace):
     tokenizer = load_tokenizer(str(base))
     example = load_examples(split / "cot" / "train.jsonl", "cot", tokenizer, 384).examples[0]
     weights = token_weights(tokenizer, example.prompt, example.completion, example.weighted_spans, 4.0)
-    ids = tokenizer.apply_chat_template(example.prompt + example.completion, tokenize=True, return_dict=True)["input_ids"]
+    ids = chat_ids(tokenizer, example.prompt + example.completion)
     assert len(weights) == len(ids) and set(weights) == {1.0, 4.0}
     weighted = tokenizer.decode([i for i, w in zip(ids, weights) if w == 4.0])
     answer = example.completion[0]["content"]
     assert weighted.strip() == "".join(spans_text(answer, example.weighted_spans))
-    prompt_len = len(tokenizer.apply_chat_template(example.prompt, tokenize=True, add_generation_prompt=True, return_dict=True)["input_ids"])
+    prompt_len = chat_length(tokenizer, example.prompt, add_generation_prompt=True)
     assert set(weights[:prompt_len]) == {1.0}
     assert token_weights(tokenizer, example.prompt, example.completion, example.weighted_spans, 1.0) == [1.0] * len(ids)
 
@@ -109,8 +109,8 @@ def expected_loss(base, examples, weight: float) -> float:
     model = AutoModelForCausalLM.from_pretrained(str(base)).eval()
     total, count = 0.0, 0
     for example in examples:
-        ids = tokenizer.apply_chat_template(example.prompt + example.completion, tokenize=True, return_dict=True)["input_ids"]
-        prompt_len = len(tokenizer.apply_chat_template(example.prompt, tokenize=True, add_generation_prompt=True, return_dict=True)["input_ids"])
+        ids = chat_ids(tokenizer, example.prompt + example.completion)
+        prompt_len = chat_length(tokenizer, example.prompt, add_generation_prompt=True)
         weights = token_weights(tokenizer, example.prompt, example.completion, example.weighted_spans, weight)
         with torch.no_grad():
             log_probs = torch.log_softmax(model(input_ids=torch.tensor([ids])).logits[0].float(), -1)

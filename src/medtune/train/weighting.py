@@ -21,6 +21,7 @@ from __future__ import annotations
 import math
 
 from medtune.config import ConfigError
+from medtune.train.tasks import chat_ids
 
 COLUMN = "loss_weights"
 
@@ -35,7 +36,7 @@ def token_weights(tokenizer, prompt: list[dict], completion: list[dict], spans, 
     a completion token that overlaps a span of the (single) completion message, 1 elsewhere (prompt tokens are
     masked out of the loss by TRL anyway). Raises when the chat template's text does not re-tokenize to the same ids,
     since the spans could then not be placed."""
-    ids = list(tokenizer.apply_chat_template(prompt + completion, tokenize=True, return_dict=True)["input_ids"])
+    ids = chat_ids(tokenizer, prompt + completion)
     if not spans or weight == 1:
         return [1.0] * len(ids)
     if len(completion) != 1:
@@ -59,15 +60,13 @@ class WeightedCollator:
 
     def __call__(self, examples: list[dict]) -> dict:
         import torch
+        from trl.trainer.utils import pad  # what TRL's collator pads labels with
 
         weights = [torch.tensor(example.pop(COLUMN), dtype=torch.float32) for example in examples]
         batch = self.base(examples)
         if getattr(self.base, "padding_free", False):  # one flattened sequence
             weights = [torch.cat(weights)]
-        padded = torch.zeros(batch["labels"].shape, dtype=torch.float32)
-        for row, values in enumerate(weights):
-            padded[row, : len(values)] = values
-        batch[COLUMN] = padded
+        batch[COLUMN] = pad(weights, padding_value=0.0, padding_side="right", pad_to_multiple_of=self.base.pad_to_multiple_of)
         return batch
 
 
